@@ -1,0 +1,152 @@
+"""The one result type: :class:`Poses`, a frozen set of arrays for N people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from xpose.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+def _as(arr: Any, dtype: type, shape: tuple[int | None, ...], what: str) -> np.ndarray:
+    out = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
+    if out.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, out.shape)):
+        want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"Poses.{what}: expected shape {want}, got {out.shape}")
+    out.setflags(write=False)
+    return out
+
+
+def boxes_from_keypoints(keypoints: FloatArray, scores: FloatArray, threshold: float = 0.0) -> FloatArray:
+    """Boxes ``(N, 4)`` x1, y1, x2, y2 spanning each pose's keypoints scoring above ``threshold``.
+
+    A pose with no keypoint above the threshold spans all of its keypoints.
+    """
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.shape[0] == 0:
+        return np.zeros((0, 4), np.float32)
+    mask = np.asarray(scores) > threshold
+    mask[~mask.any(axis=1)] = True
+    big = np.float32(np.inf)
+    x = kp[..., 0]
+    y = kp[..., 1]
+    return np.stack(
+        [
+            np.where(mask, x, big).min(axis=1),
+            np.where(mask, y, big).min(axis=1),
+            np.where(mask, x, -big).max(axis=1),
+            np.where(mask, y, -big).max(axis=1),
+        ],
+        axis=1,
+    ).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Poses of N people in one image, as read-only arrays.
+
+    Attributes:
+        keypoints: ``(N, 17, 2)`` float32, x then y, in pixels of the input image.
+        scores: ``(N, 17)`` float32 keypoint confidences in [0, 1].
+        score: ``(N,)`` float32 pose confidences.
+        boxes: ``(N, 4)`` float32 x1, y1, x2, y2 in pixels. Models without a box output
+            get the box spanning the pose's confident keypoints.
+        track_ids: ``(N,)`` int64 track identities in video (``-1`` where untracked).
+    """
+
+    keypoints: FloatArray
+    scores: FloatArray
+    score: FloatArray = field(default=None)  # type: ignore[assignment]
+    boxes: FloatArray = field(default=None)  # type: ignore[assignment]
+    track_ids: IntArray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        kp = _as(self.keypoints, np.float32, (None, NUM_KEYPOINTS, 2), "keypoints")
+        n = kp.shape[0]
+        sc = _as(self.scores, np.float32, (n, NUM_KEYPOINTS), "scores")
+        score = sc.mean(axis=1) if self.score is None else self.score
+        boxes = boxes_from_keypoints(kp, sc, 0.2) if self.boxes is None else self.boxes
+        tids = np.full(n, -1, np.int64) if self.track_ids is None else self.track_ids
+        object.__setattr__(self, "keypoints", kp)
+        object.__setattr__(self, "scores", sc)
+        object.__setattr__(self, "score", _as(score, np.float32, (n,), "score"))
+        object.__setattr__(self, "boxes", _as(boxes, np.float32, (n, 4), "boxes"))
+        object.__setattr__(self, "track_ids", _as(tids, np.int64, (n,), "track_ids"))
+
+    @classmethod
+    def empty(cls) -> Poses:
+        """No people."""
+        return cls(np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def __getitem__(self, index: int | slice | npt.ArrayLike) -> Poses:
+        """Select people; an integer index keeps the leading axis (a Poses of one)."""
+        if isinstance(index, (int, np.integer)):
+            n = len(self)
+            if not -n <= index < n:
+                raise IndexError(f"pose index {index} out of range for {n} poses")
+            index = slice(index, index + 1 if index != -1 else None)
+        return Poses(
+            self.keypoints[index],
+            self.scores[index],
+            self.score[index],
+            self.boxes[index],
+            self.track_ids[index],
+        )
+
+    def replace(self, **changes: Any) -> Poses:
+        """A copy with some arrays replaced."""
+        fields = {
+            "keypoints": self.keypoints,
+            "scores": self.scores,
+            "score": self.score,
+            "boxes": self.boxes,
+            "track_ids": self.track_ids,
+        }
+        fields.update(changes)
+        return Poses(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: a list of people with named keypoints (x, y, score)."""
+        people = []
+        for i in range(len(self)):
+            people.append(
+                {
+                    "score": float(self.score[i]),
+                    "box": [float(v) for v in self.boxes[i]],
+                    "track_id": int(self.track_ids[i]),
+                    "keypoints": [
+                        {
+                            "name": KEYPOINT_NAMES[k],
+                            "x": float(self.keypoints[i, k, 0]),
+                            "y": float(self.keypoints[i, k, 1]),
+                            "score": float(self.scores[i, k]),
+                        }
+                        for k in range(NUM_KEYPOINTS)
+                    ],
+                }
+            )
+        return {"poses": people}
+
+    def to_coco(self, image_id: int, category_id: int = 1) -> list[dict[str, Any]]:
+        """COCO keypoint *results* entries (one per person) for pycocotools' ``loadRes``."""
+        out = []
+        for i in range(len(self)):
+            flat = np.concatenate([self.keypoints[i], self.scores[i][:, None]], axis=1).reshape(-1)
+            out.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": int(category_id),
+                    "keypoints": [round(float(v), 3) for v in flat],
+                    "score": float(self.score[i]),
+                }
+            )
+        return out
