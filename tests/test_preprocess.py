@@ -1,0 +1,216 @@
+"""Pre-processing: image conversion, letterbox geometry and cropping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from xpose.models.base import Letterbox
+from xpose.preprocess import CropBox, crop_and_resize, letterbox, to_rgb_uint8
+
+
+def _blob_image(hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    image = np.zeros((*hw, 3), np.uint8)
+    image[y0:y1, x0:x1] = 255
+    return image
+
+
+def _centroid(image: np.ndarray) -> np.ndarray:
+    """Intensity centroid (x, y) in continuous pixel coordinates (pixel centres at +0.5)."""
+    w = image[..., 0].astype(np.float64)
+    ys, xs = np.mgrid[: image.shape[0], : image.shape[1]]
+    return np.array([((xs + 0.5) * w).sum(), ((ys + 0.5) * w).sum()]) / w.sum()
+
+
+# --- to_rgb_uint8 -----------------------------------------------------------------------
+
+
+def test_rgb_array_passes_through_unmodified() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    before = image.copy()
+    out = to_rgb_uint8(image)
+    assert out.shape == (5, 7, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, before)
+    np.testing.assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (4, 6, 1)])
+def test_grayscale_becomes_rgb(shape: tuple[int, ...]) -> None:
+    gray = np.arange(24, dtype=np.uint8).reshape(shape)
+    out = to_rgb_uint8(gray)
+    assert out.shape == (4, 6, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], gray.reshape(4, 6))
+
+
+def test_rgba_drops_alpha() -> None:
+    rgba = np.random.default_rng(1).integers(0, 256, (3, 4, 4), dtype=np.uint8)
+    out = to_rgb_uint8(rgba)
+    np.testing.assert_array_equal(out, rgba[..., :3])
+    assert out.flags.c_contiguous
+
+
+def test_array_like_object() -> None:
+    class Pic:
+        def __array__(self, dtype=None, copy=None):
+            return np.full((2, 3, 3), 7, np.uint8)
+
+    assert to_rgb_uint8(Pic()).shape == (2, 3, 3)
+
+
+def test_float_image_is_refused_with_a_fix() -> None:
+    with pytest.raises(TypeError, match=r"expected a uint8 image, got dtype float32.*\* 255"):
+        to_rgb_uint8(np.zeros((4, 4, 3), np.float32))
+
+
+def test_int_image_is_refused() -> None:
+    with pytest.raises(TypeError, match="expected a uint8 image, got dtype int64"):
+        to_rgb_uint8(np.zeros((4, 4, 3), np.int64))
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 2), (4, 4, 5), (1, 4, 4, 3), (12,)])
+def test_wrong_shape_is_refused(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"expected an image of shape \(H, W, 3\).*got shape"):
+        to_rgb_uint8(np.zeros(shape, np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 3), (0, 4)])
+def test_empty_array_is_refused(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="expected a non-empty image"):
+        to_rgb_uint8(np.zeros(shape, np.uint8))
+
+
+def test_not_an_image_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"expected an .* numpy array or an image path, got int"):
+        to_rgb_uint8(3)
+
+
+def test_reads_file_as_rgb(tmp_path: Path) -> None:
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    path = tmp_path / "red.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    for arg in (path, str(path)):
+        np.testing.assert_array_equal(to_rgb_uint8(arg), rgb)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"image file not found: .*nope\.jpg"):
+        to_rgb_uint8(tmp_path / "nope.jpg")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"cannot read image .*empty.jpg.*: the file is empty"):
+        to_rgb_uint8(path)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "junk.png"
+    path.write_bytes(b"this is not an image at all")
+    with pytest.raises(ValueError, match=r"cannot read image .*junk.png.*could not decode"):
+        to_rgb_uint8(path)
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected a file"):
+        to_rgb_uint8(tmp_path)
+
+
+# --- letterbox --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "target_hw"),
+    [
+        ((480, 640), (192, 192)),
+        ((640, 480), (256, 256)),
+        ((100, 50), (385, 385)),
+        ((500, 640), (224, 256)),
+    ],
+)
+def test_letterbox_geometry_round_trip(
+    image_hw: tuple[int, int], target_hw: tuple[int, int]
+) -> None:
+    out, lb = letterbox(np.zeros((*image_hw, 3), np.uint8), target_hw)
+    assert out.shape == (*target_hw, 3) and out.dtype == np.uint8
+    assert lb == Letterbox.fit(image_hw, target_hw)
+    pts = np.random.default_rng(2).uniform(0, 1, (50, 2)) * [image_hw[1], image_hw[0]]
+    model = pts * lb.scale + [lb.pad_x, lb.pad_y]
+    np.testing.assert_allclose(lb.to_image(model), pts, atol=1e-3)
+    normalized = model / [lb.width, lb.height]
+    np.testing.assert_allclose(lb.normalized_to_image(normalized), pts, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "target_hw"),
+    [((480, 640), (192, 192)), ((300, 120), (256, 256)), ((50, 40), (192, 192))],
+)
+def test_letterbox_pixels_match_geometry(
+    image_hw: tuple[int, int], target_hw: tuple[int, int]
+) -> None:
+    """A blob lands where the Letterbox says it does (no stretching, padding accounted for)."""
+    h, w = image_hw
+    image = _blob_image(image_hw, h // 4, h // 4 + h // 5, w // 3, w // 3 + w // 5)
+    out, lb = letterbox(image, target_hw)
+    expected = _centroid(image) * lb.scale + [lb.pad_x, lb.pad_y]
+    np.testing.assert_allclose(_centroid(out), expected, atol=0.25)
+    np.testing.assert_allclose(lb.to_image(_centroid(out)), _centroid(image), atol=0.25 / lb.scale)
+
+
+def test_letterbox_pads_with_zero_and_keeps_content() -> None:
+    image = np.full((480, 640, 3), 90, np.uint8)
+    out, lb = letterbox(image, (192, 192))
+    assert (lb.pad_x, lb.pad_y, lb.scale) == (0.0, 24.0, 0.3)
+    assert not out[:24].any() and not out[-24:].any()
+    assert (out[25:-25] == 90).all()
+
+
+def test_letterbox_refuses_bad_input() -> None:
+    with pytest.raises(TypeError, match="expected an \\(H, W, C\\) uint8 array, got float64"):
+        letterbox(np.zeros((4, 4, 3)), (8, 8))
+    with pytest.raises(ValueError, match="expected a positive target size"):
+        letterbox(np.zeros((4, 4, 3), np.uint8), (0, 8))
+
+
+# --- crop_and_resize --------------------------------------------------------------------
+
+
+def test_crop_inside_image() -> None:
+    image = _blob_image((400, 600), 150, 190, 250, 330)
+    out, crop = crop_and_resize(image, (0.25, 0.25, 0.75, 0.75), (200, 300))
+    assert out.shape == (200, 300, 3)
+    assert crop == CropBox(0.25, 0.25, 0.75, 0.75, 200, 300, 400, 600)
+    # Crop starts at (x=150, y=100), scale 1: the blob moves by (-150, -100).
+    np.testing.assert_allclose(_centroid(out), _centroid(image) - [150, 100], atol=0.05)
+    np.testing.assert_allclose(crop.to_image(_centroid(out)), _centroid(image), atol=0.05)
+
+
+def test_crop_outside_image_is_zero_padded_and_maps_back() -> None:
+    image = np.full((100, 200, 3), 50, np.uint8)
+    image[40:60, 90:110] = 255
+    box = (-0.5, 0.25, 1.5, 0.75)  # square of 200 px centred on the image, reaching outside in y
+    out, crop = crop_and_resize(image, box, (128, 128))
+    assert not out[:28].any() and not out[-28:].any()  # 50 px of 200 -> 32 rows, minus blur
+    assert (out[40:88, 10:118] > 0).all()
+    blob = np.where(out > 200, out, 0)
+    np.testing.assert_allclose(crop.to_image(_centroid(blob)), [100, 50], atol=0.5)
+    np.testing.assert_allclose(crop.normalized_to_image([[0, 0], [1, 1]]), [[50, -50], [150, 150]])
+
+
+def test_crop_shrinking_a_lot_is_consistent() -> None:
+    image = _blob_image((2000, 3000), 900, 1100, 1400, 1700)
+    out, crop = crop_and_resize(image, (0.1, 0.1, 0.9, 0.9), (64, 64))
+    np.testing.assert_allclose(crop.to_image(_centroid(out)), _centroid(image), atol=10)
+
+
+@pytest.mark.parametrize(
+    "box", [(0.5, 0.0, 0.5, 1.0), (0.0, 1.0, 1.0, 0.0), (0.0, 0.0, float("nan"), 1.0)]
+)
+def test_crop_refuses_bad_box(box: tuple[float, float, float, float]) -> None:
+    with pytest.raises(ValueError, match="expected a finite box"):
+        crop_and_resize(np.zeros((10, 10, 3), np.uint8), box, (8, 8))

@@ -1,0 +1,325 @@
+"""MoveNet (Lightning, Thunder, MultiPose): pre-processing, decoding and video crop regions.
+
+Everything here is a pure function of numpy arrays. MoveNet's raw outputs hold ``(y, x, score)``
+triples normalized to the model input; the results (:class:`~xpose.results.Poses`) hold
+``(x, y)`` in pixels of the original image.
+
+Video mode (single-pose models) follows tfjs pose-detection's crop-region algorithm: the next
+frame is cropped to a square around the hips sized from the previous frame's keypoints
+(:func:`determine_crop_region`), the crop is run through the model (:func:`prepare_in_crop`)
+and the keypoints are mapped back (:func:`decode_single_in_crop`). The stateful object that
+keeps the crop region between frames lives elsewhere and calls these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from xpose.keypoints import NUM_KEYPOINTS, Keypoint
+from xpose.models.base import Letterbox, ModelSpec
+from xpose.preprocess import CropBox, crop_and_resize, letterbox, to_rgb_uint8
+from xpose.results import Poses
+
+__all__ = [
+    "MIN_CROP_KEYPOINT_SCORE",
+    "CropRegion",
+    "decode_multi",
+    "decode_single",
+    "decode_single_in_crop",
+    "determine_crop_region",
+    "init_crop_region",
+    "multipose_size",
+    "prepare",
+    "prepare_in_crop",
+]
+
+#: Keypoints scoring at or below this are ignored when sizing the next crop region.
+MIN_CROP_KEYPOINT_SCORE = 0.2
+#: How far the crop reaches beyond the torso and the visible body (tfjs pose-detection's values).
+TORSO_EXPANSION_RATIO = 1.9
+BODY_EXPANSION_RATIO = 1.2
+#: MultiPose outputs this many people, each as 17 x (y, x, score) + (ymin, xmin, ymax, xmax, score).
+MAX_MULTIPOSE_PEOPLE = 6
+_MULTIPOSE_WIDTH = NUM_KEYPOINTS * 3 + 5
+
+_TORSO = (Keypoint.LEFT_SHOULDER, Keypoint.RIGHT_SHOULDER, Keypoint.LEFT_HIP, Keypoint.RIGHT_HIP)
+
+
+def _check_spec(spec: ModelSpec) -> None:
+    if spec.family != "movenet":
+        raise ValueError(
+            f"expected a MoveNet model spec, got {spec.name!r} of family {spec.family!r}; "
+            "use xpose.models.posenet for PoseNet"
+        )
+
+
+def _raw(raw: npt.ArrayLike, shape: tuple[int, ...], what: str) -> npt.NDArray[np.float32]:
+    """``raw`` as float32 of ``shape``, tolerating missing or extra leading axes of size 1."""
+    arr = np.asarray(raw, dtype=np.float32)
+    if _strip_ones(arr.shape) != _strip_ones(shape):
+        raise ValueError(f"{what}: expected raw output of shape {shape}, got {arr.shape}")
+    return arr.reshape(shape)
+
+
+def _strip_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    i = 0
+    while i < len(shape) and shape[i] == 1:
+        i += 1
+    return tuple(shape[i:])
+
+
+def multipose_size(
+    image_hw: tuple[int, int], long_side: int = 256, multiple: int = 32
+) -> tuple[int, int]:
+    """Choose a MultiPose input size ``(height, width)`` that follows the image's aspect ratio.
+
+    The long side becomes ``long_side`` (rounded up to a multiple of ``multiple``) and the short
+    side is the aspect-scaled length rounded *up* to a multiple of ``multiple``, so the letterbox
+    padding stays below ``multiple`` pixels. :func:`prepare` records that padding in its
+    :class:`Letterbox`, so decoding undoes it.
+    """
+    ih, iw = (int(v) for v in image_hw)
+    if ih <= 0 or iw <= 0:
+        raise ValueError(f"expected a positive image size (height, width), got {image_hw}")
+    if long_side <= 0 or multiple <= 0:
+        raise ValueError(
+            f"expected positive long_side and multiple, got long_side={long_side}, "
+            f"multiple={multiple}"
+        )
+    long_px = math.ceil(long_side / multiple) * multiple
+    short = long_px * min(ih, iw) / max(ih, iw)
+    short_px = max(multiple, math.ceil(short / multiple - 1e-9) * multiple)
+    return (long_px, short_px) if ih >= iw else (short_px, long_px)
+
+
+def _input_size(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[int, int]:
+    if size is None:
+        return spec.input_size
+    h, w = (int(v) for v in size)
+    if spec.dynamic_size:
+        m = spec.size_multiple
+        if h <= 0 or w <= 0 or h % m or w % m:
+            raise ValueError(
+                f"{spec.name}: expected an input size whose height and width are positive "
+                f"multiples of {m}, got {size}; use multipose_size() to choose one"
+            )
+    elif (h, w) != tuple(spec.input_size):
+        raise ValueError(
+            f"{spec.name}: the model input is fixed at {spec.input_size}, got size={size}"
+        )
+    return h, w
+
+
+def _feeds(spec: ModelSpec, canvas: npt.NDArray[np.uint8]) -> dict[str, np.ndarray]:
+    return {spec.input_name: np.ascontiguousarray(canvas[None].astype(spec.input_dtype))}
+
+
+def prepare(
+    image: Any, spec: ModelSpec, size: tuple[int, int] | None = None
+) -> tuple[dict[str, np.ndarray], Letterbox]:
+    """Letterbox an image into a MoveNet input.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB array, or anything :func:`~xpose.preprocess.to_rgb_uint8`
+            accepts (grayscale, RGBA, a path).
+        spec: a MoveNet :class:`ModelSpec`.
+        size: ``(height, width)`` of the input. ``None`` uses ``spec.input_size`` (the only size
+            a fixed-size model takes, and MultiPose's 256x256 default, which every converted
+            file accepts). For MultiPose on a runtime with a free input size, pass
+            :func:`multipose_size` of the image for less padding.
+
+    Returns:
+        ``{spec.input_name: (1, h, w, 3) array of spec.input_dtype}`` and the letterbox
+        geometry for :func:`decode_single` / :func:`decode_multi`.
+    """
+    _check_spec(spec)
+    target = _input_size(spec, size)
+    canvas, lb = letterbox(to_rgb_uint8(image), target)
+    return _feeds(spec, canvas), lb
+
+
+def _keypoints_xy(yxs: npt.NDArray[np.float32]) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``(..., 17, 3)`` (y, x, score) into ``(..., 17, 2)`` x, y and ``(..., 17)`` scores."""
+    return yxs[..., 1::-1], yxs[..., 2]
+
+
+def decode_single(raw: npt.ArrayLike, geometry: Letterbox | CropBox) -> Poses:
+    """Decode MoveNet SinglePose output into one pose in image pixels.
+
+    Args:
+        raw: ``(1, 1, 17, 3)`` (y, x, score), y and x normalized to the model input.
+        geometry: the :class:`Letterbox` from :func:`prepare` (or the :class:`CropBox` from
+            :func:`prepare_in_crop`).
+
+    Returns:
+        :class:`Poses` with N=1: keypoints ``(1, 17, 2)`` x, y in image pixels, pose score the
+        mean keypoint score, box spanning the keypoints scoring above 0.2.
+    """
+    yxs = _raw(raw, (1, 1, NUM_KEYPOINTS, 3), "MoveNet single-pose decode")[0]
+    xy, scores = _keypoints_xy(yxs)
+    return Poses(geometry.normalized_to_image(xy), scores)
+
+
+def decode_multi(
+    raw: npt.ArrayLike, geometry: Letterbox | CropBox, min_score: float = 0.2
+) -> Poses:
+    """Decode MoveNet MultiPose output into the people scoring at least ``min_score``.
+
+    Args:
+        raw: ``(1, 6, 56)``; per person 17 x (y, x, score), then ymin, xmin, ymax, xmax and the
+            pose score, all coordinates normalized to the model input.
+        geometry: the :class:`Letterbox` from :func:`prepare`.
+        min_score: people whose pose score is below this are dropped.
+
+    Returns:
+        :class:`Poses` sorted by pose score, highest first; boxes ``(N, 4)`` x1, y1, x2, y2
+        are the model's own boxes in image pixels.
+    """
+    people = _raw(raw, (1, MAX_MULTIPOSE_PEOPLE, _MULTIPOSE_WIDTH), "MoveNet multi-pose decode")[0]
+    score = people[:, -1]
+    order = np.argsort(-score, kind="stable")
+    order = order[score[order] >= min_score]
+    people = people[order]
+    yxs = people[:, : NUM_KEYPOINTS * 3].reshape(-1, NUM_KEYPOINTS, 3)
+    xy, scores = _keypoints_xy(yxs)
+    corners = people[:, NUM_KEYPOINTS * 3 : NUM_KEYPOINTS * 3 + 4].reshape(-1, 2, 2)[..., ::-1]
+    boxes = geometry.normalized_to_image(corners).reshape(-1, 4)
+    return Poses(geometry.normalized_to_image(xy), scores, people[:, -1], boxes)
+
+
+# --- video mode: crop regions ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropRegion:
+    """A crop region normalized to the image: ``ymin, xmin, ymax, xmax`` (may leave [0, 1]).
+
+    ``height`` and ``width`` are ``ymax - ymin`` and ``xmax - xmin``, also normalized. Regions
+    from :func:`determine_crop_region` and :func:`init_crop_region` are squares in pixels.
+    """
+
+    ymin: float
+    xmin: float
+    ymax: float
+    xmax: float
+
+    @property
+    def height(self) -> float:
+        """Normalized height ``ymax - ymin``."""
+        return self.ymax - self.ymin
+
+    @property
+    def width(self) -> float:
+        """Normalized width ``xmax - xmin``."""
+        return self.xmax - self.xmin
+
+    def as_box(self) -> tuple[float, float, float, float]:
+        """``(ymin, xmin, ymax, xmax)``, as :func:`~xpose.preprocess.crop_and_resize` takes it."""
+        return (self.ymin, self.xmin, self.ymax, self.xmax)
+
+
+def init_crop_region(image_h: int, image_w: int, first_frame: bool = False) -> CropRegion:
+    """The crop region used when nothing reliable is known about the person.
+
+    By default the whole image, padded on both sides of its short axis to a square. With
+    ``first_frame=True``, tfjs's first-frame guess instead: the largest centred square inside
+    the image (uses the pixels better, but can cut off a person near the sides).
+    """
+    if image_h <= 0 or image_w <= 0:
+        raise ValueError(f"expected a positive image size, got {image_h}x{image_w}")
+    wide = image_w > image_h
+    if wide != first_frame:  # pad the short axis (y) out to the long side, or crop x to h
+        box_h, box_w = image_w / image_h, 1.0
+        ymin, xmin = (image_h / 2 - image_w / 2) / image_h, 0.0
+    else:
+        box_h, box_w = 1.0, image_h / image_w
+        ymin, xmin = 0.0, (image_w / 2 - image_h / 2) / image_w
+    return CropRegion(ymin, xmin, ymin + box_h, xmin + box_w)
+
+
+def _torso_visible(scores: np.ndarray, min_score: float) -> bool:
+    k = Keypoint
+    hips = scores[k.LEFT_HIP] > min_score or scores[k.RIGHT_HIP] > min_score
+    shoulders = scores[k.LEFT_SHOULDER] > min_score or scores[k.RIGHT_SHOULDER] > min_score
+    return bool(hips and shoulders)
+
+
+def determine_crop_region(
+    keypoints: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    image_h: int,
+    image_w: int,
+    min_score: float = MIN_CROP_KEYPOINT_SCORE,
+) -> CropRegion:
+    """The crop region for the next frame, from this frame's keypoints (tfjs's algorithm).
+
+    When the torso is visible (a hip and a shoulder score above ``min_score``) the region is a
+    pixel square centred on the mid-hip, of half-side the largest of 1.9 x the torso's reach
+    (all four torso keypoints) and 1.2 x the body's reach (every keypoint scoring at least
+    ``min_score``), capped at the farthest image edge from the centre. If the torso is not
+    visible, or the square would exceed half the image's long side, the whole image (padded to
+    a square, :func:`init_crop_region`) is used again.
+
+    Args:
+        keypoints: ``(17, 2)`` (or ``(1, 17, 2)``) x, y in pixels of the image, as in
+            :attr:`Poses.keypoints`.
+        scores: ``(17,)`` (or ``(1, 17)``) keypoint scores.
+        image_h, image_w: size of the image in pixels.
+        min_score: keypoint score threshold.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
+    sc = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if kp.shape != (NUM_KEYPOINTS, 2) or sc.shape != (NUM_KEYPOINTS,):
+        raise ValueError(
+            f"expected keypoints of shape (17, 2) and scores of shape (17,), got "
+            f"{np.shape(keypoints)} and {np.shape(scores)}"
+        )
+    if not _torso_visible(sc, min_score):
+        return init_crop_region(image_h, image_w)
+    center = (kp[Keypoint.LEFT_HIP] + kp[Keypoint.RIGHT_HIP]) / 2.0  # x, y
+    torso_range = np.abs(kp[list(_TORSO)] - center).max(axis=0)
+    visible = sc >= min_score
+    body_range = np.abs(kp[visible] - center).max(axis=0) if visible.any() else np.zeros(2)
+    half = max(torso_range.max() * TORSO_EXPANSION_RATIO, body_range.max() * BODY_EXPANSION_RATIO)
+    cx, cy = float(center[0]), float(center[1])
+    half = min(half, max(cx, image_w - cx, cy, image_h - cy))
+    if half > max(image_w, image_h) / 2.0:
+        return init_crop_region(image_h, image_w)
+    return CropRegion(
+        (cy - half) / image_h,
+        (cx - half) / image_w,
+        (cy + half) / image_h,
+        (cx + half) / image_w,
+    )
+
+
+def prepare_in_crop(
+    image: Any, spec: ModelSpec, crop: CropRegion
+) -> tuple[dict[str, np.ndarray], CropBox]:
+    """Cut ``crop`` out of an image and resize it into a single-pose MoveNet input.
+
+    Returns the feeds and the :class:`CropBox` geometry; decode with :func:`decode_single`
+    (passing that geometry) or :func:`decode_single_in_crop`.
+    """
+    _check_spec(spec)
+    canvas, box = crop_and_resize(to_rgb_uint8(image), crop.as_box(), spec.input_size)
+    return _feeds(spec, canvas), box
+
+
+def decode_single_in_crop(
+    raw: npt.ArrayLike, crop: CropRegion, image_h: int, image_w: int
+) -> Poses:
+    """Decode single-pose output of a cropped input into pixels of the whole image.
+
+    Args:
+        raw: ``(1, 1, 17, 3)`` (y, x, score) normalized to the crop.
+        crop: the region the input was cut from (normalized to the image).
+        image_h, image_w: size of the whole image in pixels.
+    """
+    geometry = CropBox(crop.ymin, crop.xmin, crop.ymax, crop.xmax, 1, 1, image_h, image_w)
+    return decode_single(raw, geometry)

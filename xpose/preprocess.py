@@ -1,0 +1,239 @@
+"""Image pre-processing shared by every model: reading, letterboxing and cropping.
+
+Pure numpy/OpenCV functions. Images are RGB ``(H, W, 3)`` uint8 throughout; files are read with
+OpenCV and converted from its BGR order to RGB here, so arrays taken from ``cv2.imread`` must be
+converted by the caller (``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)``) before they are passed in.
+
+Geometry convention: pixel coordinates are continuous, with pixel ``(i, j)`` covering
+``[j, j + 1) x [i, i + 1)``, so a point normalized to an image of width ``W`` maps to ``x * W``.
+The returned geometry objects (:class:`~xpose.models.base.Letterbox`, :class:`CropBox`) map
+model-input coordinates back to image pixels with the same method names, so decoders accept
+either.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from xpose.models.base import Letterbox
+
+__all__ = ["CropBox", "crop_and_resize", "letterbox", "to_rgb_uint8"]
+
+ImageLike = npt.NDArray[np.uint8] | str | os.PathLike[str]
+
+
+def _read_image(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"image file not found: {str(p)!r}")
+    if not p.is_file():
+        raise ValueError(
+            f"cannot read image {str(p)!r}: expected a file, got a directory or device"
+        )
+    data = np.fromfile(p, dtype=np.uint8)
+    if data.size == 0:
+        raise ValueError(f"cannot read image {str(p)!r}: the file is empty")
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise ValueError(
+            f"cannot read image {str(p)!r}: OpenCV could not decode it "
+            "(expected a JPEG, PNG, BMP, WebP or other OpenCV-readable image)"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def to_rgb_uint8(image: ImageLike | Any) -> npt.NDArray[np.uint8]:
+    """Return ``image`` as a contiguous ``(H, W, 3)`` uint8 RGB array.
+
+    Accepts an ``(H, W, 3)`` uint8 RGB array (returned as is when already contiguous, never
+    modified), an ``(H, W)`` or ``(H, W, 1)`` grayscale array, an ``(H, W, 4)`` RGBA array (alpha
+    dropped), any object convertible with ``np.asarray`` (e.g. a PIL image), or a path to an
+    image file (read with OpenCV and converted from BGR to RGB).
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: the file is empty or undecodable, or the array has the wrong shape.
+        TypeError: the array is not uint8, or the argument is not an image at all.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return _read_image(image)
+    if not isinstance(image, np.ndarray):
+        if not hasattr(image, "__array__") and not hasattr(image, "__array_interface__"):
+            raise TypeError(
+                "expected an (H, W, 3) uint8 RGB numpy array or an image path, "
+                f"got {type(image).__name__}"
+            )
+        image = np.asarray(image)
+    if image.dtype != np.uint8:
+        hint = (
+            "convert float images to uint8 0..255 first, e.g. "
+            "(img * 255).clip(0, 255).astype(np.uint8) for images in [0, 1]"
+            if np.issubdtype(image.dtype, np.floating)
+            else "convert it to uint8 0..255 first, e.g. with img.astype(np.uint8) for 8-bit data"
+        )
+        raise TypeError(f"expected a uint8 image, got dtype {image.dtype}; {hint}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        if image.size == 0:
+            raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(
+            "expected an image of shape (H, W, 3) RGB, (H, W, 4) RGBA or (H, W) grayscale, "
+            f"got shape {image.shape}; pass one image at a time, channels last"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _check_array(image: np.ndarray, what: str) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image)
+        raise TypeError(
+            f"{what}: expected an (H, W, C) uint8 array, got {got}; "
+            "use xpose.preprocess.to_rgb_uint8 to convert it"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"{what}: expected a non-empty image, got shape {image.shape}")
+
+
+def _check_size(target_hw: tuple[int, int], what: str) -> tuple[int, int]:
+    th, tw = (int(v) for v in target_hw)
+    if th <= 0 or tw <= 0:
+        raise ValueError(
+            f"{what}: expected a positive target size (height, width), got {target_hw}"
+        )
+    return th, tw
+
+
+def _resample(
+    image: npt.NDArray[np.uint8],
+    sx: float,
+    sy: float,
+    tx: float,
+    ty: float,
+    out_hw: tuple[int, int],
+) -> npt.NDArray[np.uint8]:
+    """Resample so that ``out = (x * sx + tx, y * sy + ty)`` in continuous pixel coordinates.
+
+    Areas of the output outside the image are 0. Large reductions first go through
+    ``INTER_AREA`` (anti-aliased); the rest is bilinear.
+    """
+    h, w = image.shape[:2]
+    src = image
+    if sx < 1.0 and sy < 1.0:
+        w1, h1 = max(1, round(w * sx)), max(1, round(h * sy))
+        if (w1, h1) != (w, h):
+            src = cv2.resize(image, (w1, h1), interpolation=cv2.INTER_AREA)
+            sx, sy = sx * w / w1, sy * h / h1
+    # OpenCV samples at pixel centres: centre c maps to (c + 0.5) * s + t - 0.5.
+    matrix = np.array(
+        [[sx, 0.0, tx + 0.5 * sx - 0.5], [0.0, sy, ty + 0.5 * sy - 0.5]], dtype=np.float64
+    )
+    out = cv2.warpAffine(
+        src,
+        matrix,
+        (out_hw[1], out_hw[0]),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    if out.ndim == 2 and image.ndim == 3:
+        out = out[:, :, None]
+    return out
+
+
+def letterbox(
+    image: npt.NDArray[np.uint8], target_hw: tuple[int, int]
+) -> tuple[npt.NDArray[np.uint8], Letterbox]:
+    """Scale ``image`` into ``target_hw`` keeping its aspect ratio, centred, padded with 0.
+
+    The image is never stretched: the geometry is exactly :meth:`Letterbox.fit`, i.e. model
+    pixel ``= image pixel * scale + (pad_x, pad_y)``, so ``lb.to_image`` undoes it exactly.
+
+    Args:
+        image: ``(H, W, C)`` uint8 (normally RGB ``(H, W, 3)``).
+        target_hw: ``(height, width)`` of the model input.
+
+    Returns:
+        The ``(height, width, C)`` uint8 input image and its :class:`Letterbox`.
+    """
+    _check_array(image, "letterbox")
+    th, tw = _check_size(target_hw, "letterbox")
+    lb = Letterbox.fit(image.shape[:2], (th, tw))
+    out = _resample(image, lb.scale, lb.scale, lb.pad_x, lb.pad_y, (th, tw))
+    return out, lb
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """How a (possibly out-of-image) box was cut out of an image and resized to a model input.
+
+    The box ``ymin, xmin, ymax, xmax`` is normalized to the image (values outside ``[0, 1]``
+    reach into zero padding). The crop is stretched to ``(height, width)`` pixels: model pixel
+    ``x = (image x / image_width - xmin) / (xmax - xmin) * width``, likewise for y.
+    """
+
+    ymin: float
+    xmin: float
+    ymax: float
+    xmax: float
+    height: int
+    width: int
+    image_height: int
+    image_width: int
+
+    def normalized_to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Map ``(..., 2)`` x, y normalized to the crop ([0, 1]) to image pixels."""
+        xy = np.asarray(xy, dtype=np.float64)
+        out = np.empty(xy.shape, dtype=np.float32)
+        out[..., 0] = (self.xmin + xy[..., 0] * (self.xmax - self.xmin)) * self.image_width
+        out[..., 1] = (self.ymin + xy[..., 1] * (self.ymax - self.ymin)) * self.image_height
+        return out
+
+    def to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Map ``(..., 2)`` x, y in model-input pixels to image pixels."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return self.normalized_to_image(xy / np.array([self.width, self.height], np.float64))
+
+
+def crop_and_resize(
+    image: npt.NDArray[np.uint8],
+    box: tuple[float, float, float, float],
+    target_hw: tuple[int, int],
+) -> tuple[npt.NDArray[np.uint8], CropBox]:
+    """Cut ``box`` out of ``image`` and resize it to ``target_hw`` (stretching, no letterbox).
+
+    Args:
+        image: ``(H, W, C)`` uint8 image.
+        box: ``(ymin, xmin, ymax, xmax)`` normalized to the image; may reach outside
+            ``[0, 1]``, where the crop is padded with 0.
+        target_hw: ``(height, width)`` of the output.
+
+    Returns:
+        The ``(height, width, C)`` uint8 crop and the :class:`CropBox` that maps model
+        coordinates back to image pixels.
+    """
+    _check_array(image, "crop_and_resize")
+    th, tw = _check_size(target_hw, "crop_and_resize")
+    ymin, xmin, ymax, xmax = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (ymin, xmin, ymax, xmax)) or ymax <= ymin or xmax <= xmin:
+        raise ValueError(
+            "crop_and_resize: expected a finite box (ymin, xmin, ymax, xmax) with ymax > ymin "
+            f"and xmax > xmin, got {tuple(box)}"
+        )
+    h, w = image.shape[:2]
+    sx = tw / ((xmax - xmin) * w)
+    sy = th / ((ymax - ymin) * h)
+    out = _resample(image, sx, sy, -xmin * w * sx, -ymin * h * sy, (th, tw))
+    return out, CropBox(ymin, xmin, ymax, xmax, th, tw, h, w)
