@@ -1,0 +1,402 @@
+"""Tests for the backend registry and the onnxruntime, TFLite and TensorFlow backends."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xpose.backends import (
+    Backend,
+    MissingExtraError,
+    TensorInfo,
+    backend_class,
+    backend_status,
+    canonical_backend,
+    list_backends,
+    open_backend,
+)
+
+RNG_SEED = 1234
+
+
+def _image(height: int, width: int, seed: int = RNG_SEED) -> np.ndarray:
+    return np.random.default_rng(seed).random((1, height, width, 3), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------------------------
+
+
+def test_list_backends_reports_every_backend_in_order() -> None:
+    assert list_backends() == ["onnxruntime", "tflite", "tensorflow"]
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        ("onnxruntime", "onnxruntime"),
+        ("ort", "onnxruntime"),
+        ("onnx", "onnxruntime"),
+        ("ORT", "onnxruntime"),
+        ("tflite", "tflite"),
+        ("litert", "tflite"),
+        ("tfl", "tflite"),
+        ("tensorflow", "tensorflow"),
+        ("tf", "tensorflow"),
+    ],
+)
+def test_aliases_resolve_to_canonical_names(alias: str, canonical: str) -> None:
+    assert canonical_backend(alias) == canonical
+    assert backend_class(alias).name == canonical
+
+
+def test_unknown_backend_lists_valid_names_and_aliases(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown backend 'tensorrt'.*onnxruntime.*tflite.*ort"):
+        canonical_backend("tensorrt")
+    with pytest.raises(
+        ValueError, match=r"valid backends: \['onnxruntime', 'tflite', 'tensorflow'\]"
+    ):
+        open_backend("tensorrt", tmp_path / "model.onnx")
+
+
+def test_backend_name_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match="backend name must be a string"):
+        canonical_backend(None)  # type: ignore[arg-type]
+
+
+def test_backend_status_covers_every_backend() -> None:
+    status = backend_status()
+    assert list(status) == list_backends()
+    modules = {"onnxruntime": "onnxruntime", "tflite": "ai_edge_litert", "tensorflow": "tensorflow"}
+    for name, module in modules.items():
+        installed = importlib.util.find_spec(module) is not None
+        assert (status[name] is None) == installed
+
+
+@pytest.mark.parametrize(
+    ("backend", "modules", "message"),
+    [
+        (
+            "tflite",
+            ["ai_edge_litert", "ai_edge_litert.interpreter"],
+            r"the 'tflite' backend needs ai-edge-litert: pip install 'xpose\[tflite\]'",
+        ),
+        (
+            "tensorflow",
+            ["tensorflow"],
+            r"the 'tensorflow' backend needs tensorflow: pip install 'xpose\[convert\]'",
+        ),
+        (
+            "onnxruntime",
+            ["onnxruntime"],
+            r"the 'onnxruntime' backend needs onnxruntime: pip install onnxruntime \(a core",
+        ),
+    ],
+)
+def test_missing_runtime_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    backend: str,
+    modules: list[str],
+    message: str,
+) -> None:
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)
+    assert backend_status()[backend] is not None
+    assert backend_status()[backend].startswith(message.replace("\\", "").split(" (")[0])
+    with pytest.raises(MissingExtraError, match=message) as info:
+        open_backend(backend, tmp_path / "model")
+    assert isinstance(info.value, ImportError)
+    assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_importing_backends_imports_no_runtime() -> None:
+    code = (
+        "import sys, xpose.backends as b\n"
+        "b.list_backends(); b.backend_status()\n"
+        "for name in b.list_backends(): b.backend_class(name)\n"
+        "heavy = [m for m in ('tensorflow', 'ai_edge_litert', 'onnxruntime') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# every backend, through the protocol
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=list_backends())
+def any_backend(request: pytest.FixtureRequest) -> tuple[str, Path, str, str, float]:
+    """(backend, path, input name, output name, offset) where output = 2 * input + offset."""
+    name = request.param
+    if backend_status()[name] is not None:
+        pytest.skip(backend_status()[name])
+    if name == "onnxruntime":
+        return name, request.getfixturevalue("onnx_mul2_path"), "x", "y", 0.0
+    models = request.getfixturevalue("tiny_tf_models")
+    path = models.tflite if name == "tflite" else models.saved_model
+    return name, path, "input", "keypoints", 1.0
+
+
+def test_backend_protocol_and_values(any_backend: tuple[str, Path, str, str, float]) -> None:
+    name, path, input_name, output_name, offset = any_backend
+    with open_backend(name, path, threads=1 if name != "tensorflow" else None) as backend:
+        assert isinstance(backend, Backend)
+        assert backend.name == name
+        assert backend.path == path
+        assert backend.inputs == (TensorInfo(input_name, (1, None, None, 3), np.dtype(np.float32)),)
+        assert [o.name for o in backend.outputs] == [output_name]
+        assert backend.outputs[0].dtype == np.float32
+        assert name in repr(backend) and str(path) in repr(backend)
+        for height, width in [(4, 4), (7, 5), (4, 4)]:
+            image = _image(height, width)
+            result = backend.run({input_name: image})
+            assert list(result) == [output_name]
+            np.testing.assert_allclose(result[output_name], 2 * image + offset, rtol=1e-6)
+    assert backend.closed
+    assert "closed" in repr(backend)
+    with pytest.raises(RuntimeError, match="is closed"):
+        backend.run({input_name: _image(4, 4)})
+    backend.close()  # a second close is harmless
+
+
+def test_feeds_are_checked(any_backend: tuple[str, Path, str, str, float]) -> None:
+    name, path, input_name, _, _ = any_backend
+    with open_backend(name, path) as backend:
+        with pytest.raises(ValueError, match=rf"missing input\(s\) \['{input_name}'\]"):
+            backend.run({})
+        with pytest.raises(ValueError, match=r"unknown input\(s\) \['bogus'\]"):
+            backend.run({input_name: _image(4, 4), "bogus": _image(4, 4)})
+        with pytest.raises(TypeError, match="expects dtype float32, got float64"):
+            backend.run({input_name: _image(4, 4).astype(np.float64)})
+        with pytest.raises(TypeError, match="must be a numpy array"):
+            backend.run({input_name: _image(4, 4).tolist()})
+        with pytest.raises(
+            ValueError, match=r"expects shape \[1, None, None, 3\].*got \[2, 4, 4, 3\]"
+        ):
+            backend.run({input_name: np.zeros((2, 4, 4, 3), np.float32)})
+        with pytest.raises(ValueError, match=r"got \[4, 4, 3\]"):
+            backend.run({input_name: np.zeros((4, 4, 3), np.float32)})
+
+
+def test_missing_path_raises_file_not_found(
+    any_backend: tuple[str, Path, str, str, float], tmp_path: Path
+) -> None:
+    name = any_backend[0]
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        open_backend(name, tmp_path / "no-such-model")
+
+
+@pytest.mark.parametrize("threads", [0, -2])
+def test_bad_thread_count(threads: int, onnx_mul2_path: Path) -> None:
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        open_backend("onnxruntime", onnx_mul2_path, threads=threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# onnxruntime
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [b"", b"certainly not a protobuf" * 8])
+def test_onnxruntime_corrupt_file(tmp_path: Path, payload: bytes) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"broken\.onnx is not a valid ONNX model.*xpose convert"):
+        open_backend("onnxruntime", path)
+
+
+def test_onnxruntime_truncated_file(tmp_path: Path, onnx_mul2_path: Path) -> None:
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes(onnx_mul2_path.read_bytes()[:40])
+    with pytest.raises(ValueError, match=r"truncated\.onnx is not a valid ONNX model"):
+        open_backend("onnxruntime", path)
+
+
+@pytest.mark.parametrize("level", ["disable", "basic", "extended", "all"])
+def test_onnxruntime_optimization_levels(onnx_mul2_path: Path, level: str) -> None:
+    with open_backend("ort", onnx_mul2_path, threads=2, graph_optimization_level=level) as backend:
+        image = _image(3, 3)
+        np.testing.assert_allclose(backend.run({"x": image})["y"], 2 * image)
+
+
+def test_onnxruntime_options_are_checked(onnx_mul2_path: Path) -> None:
+    import onnxruntime as ort
+
+    with pytest.raises(ValueError, match=r"unknown graph_optimization_level 'max'.*'extended'"):
+        open_backend("ort", onnx_mul2_path, graph_optimization_level="max")
+    with pytest.raises(
+        ValueError, match=r"provider 'NoSuchExecutionProvider'.*CPUExecutionProvider"
+    ):
+        open_backend("ort", onnx_mul2_path, providers=["NoSuchExecutionProvider"])
+    with pytest.raises(ValueError, match="either session_options or threads"):
+        open_backend("ort", onnx_mul2_path, threads=2, session_options=ort.SessionOptions())
+
+
+def test_onnxruntime_providers_and_session_options(onnx_mul2_path: Path) -> None:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    with open_backend(
+        "onnxruntime",
+        onnx_mul2_path,
+        providers=[("CPUExecutionProvider", {})],
+        session_options=options,
+    ) as backend:
+        assert backend.providers == ["CPUExecutionProvider"]
+        image = _image(2, 3)
+        np.testing.assert_allclose(backend.run({"x": image})["y"], 2 * image)
+
+
+def test_onnxruntime_runs_from_several_threads(onnx_mul2_path: Path) -> None:
+    with open_backend("onnxruntime", onnx_mul2_path, threads=1) as backend:
+        _check_concurrent(backend, "x", "y", 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# tflite
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_concurrent(backend: Backend, input_name: str, output_name: str, offset: float) -> int:
+    """Run from 4 threads at once, each with its own sizes and values, and check every answer.
+
+    Returns the backend's ``interpreters`` count (0 if it has none) while all 4 threads live.
+    """
+    workers = 4
+    barrier = threading.Barrier(workers)
+    seen: list[int] = []
+
+    def work(worker: int) -> int:
+        barrier.wait(timeout=30)
+        checked = 0
+        for step in range(25):
+            height, width = 3 + worker, 2 + (step % 3)
+            image = _image(height, width, seed=worker * 1000 + step)
+            result = backend.run({input_name: image})[output_name]
+            np.testing.assert_allclose(result, 2 * image + offset, rtol=1e-6)
+            checked += 1
+            if step == 0:
+                barrier.wait(timeout=30)
+                seen.append(getattr(backend, "interpreters", 0))
+        return checked
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        counts = list(pool.map(work, range(workers)))
+    assert counts == [25] * workers
+    return max(seen)
+
+
+@pytest.fixture
+def tf_models(tiny_tf_models):  # type: ignore[no-untyped-def]
+    if backend_status()["tflite"] is not None:
+        pytest.skip(backend_status()["tflite"])
+    return tiny_tf_models
+
+
+def test_tflite_runs_from_four_threads(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with open_backend("tflite", tf_models.tflite, threads=1) as backend:
+        # One interpreter per live thread: the opening thread's and the 4 workers'.
+        assert _check_concurrent(backend, "input", "keypoints", 1.0) == 5
+        gc.collect()
+        assert backend.interpreters == 1  # freed with their threads
+
+
+def test_tflite_signature_names_and_resize(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with open_backend("litert", tf_models.tflite) as backend:
+        assert backend.signature == "serving_default"
+        assert backend.inputs[0].quantization is None
+        assert backend.outputs[0].name == "keypoints"
+        for shape in [(6, 8), (2, 3), (6, 8)]:
+            image = _image(*shape)
+            out = backend.run({"input": image})["keypoints"]
+            assert out.shape == image.shape
+            np.testing.assert_allclose(out, 2 * image + 1)
+
+
+def test_tflite_outputs_are_copies(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with open_backend("tflite", tf_models.tflite) as backend:
+        first = backend.run({"input": _image(4, 4, seed=1)})["keypoints"]
+        kept = first.copy()
+        backend.run({"input": _image(4, 4, seed=2)})
+        np.testing.assert_array_equal(first, kept)
+
+
+def test_tflite_fixed_shape_rejects_other_sizes(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with open_backend("tflite", tf_models.tflite_fixed) as backend:
+        assert backend.inputs[0].shape == (1, 4, 4, 3)
+        image = _image(4, 4)
+        np.testing.assert_allclose(backend.run({"input": image})["keypoints"], 2 * image + 1)
+        with pytest.raises(ValueError, match=r"expects shape \[1, 4, 4, 3\].*got \[1, 5, 4, 3\]"):
+            backend.run({"input": _image(5, 4)})
+
+
+def test_tflite_without_signatures_uses_tensor_names(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with open_backend("tflite", tf_models.tflite_unsigned, threads=1) as backend:
+        assert backend.signature is None
+        assert len(backend.inputs) == 1 and len(backend.outputs) == 1
+        input_name, output_name = backend.inputs[0].name, backend.outputs[0].name
+        assert backend.inputs[0].shape == (1, None, None, 3)
+        for shape in [(4, 4), (5, 7), (4, 4)]:
+            image = _image(*shape)
+            out = backend.run({input_name: image})[output_name]
+            np.testing.assert_allclose(out, 2 * image + 1)
+        _check_concurrent(backend, input_name, output_name, 1.0)
+
+
+def test_tflite_unknown_signature(tf_models) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=r"no signature 'predict'.*\['serving_default'\]"):
+        open_backend("tflite", tf_models.tflite, signature="predict")
+    with pytest.raises(ValueError, match="it has no signatures"):
+        open_backend("tflite", tf_models.tflite_unsigned, signature="serving_default")
+
+
+@pytest.mark.parametrize("kind", ["empty", "garbage", "truncated"])
+def test_tflite_corrupt_file(tf_models, tmp_path: Path, kind: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "broken.tflite"
+    payloads = {
+        "empty": b"",
+        "garbage": b"certainly not a flatbuffer" * 8,
+        "truncated": tf_models.tflite.read_bytes()[:64],
+    }
+    path.write_bytes(payloads[kind])
+    with pytest.raises(
+        ValueError, match=r"broken\.tflite is not a valid TFLite model.*xpose convert"
+    ):
+        open_backend("tflite", path)
+
+
+# ---------------------------------------------------------------------------------------------
+# tensorflow
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tensorflow_rejects_non_saved_model(tiny_tf_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="is not a SavedModel directory"):
+        open_backend("tf", tmp_path)
+    with pytest.raises(ValueError, match="no signature 'predict'"):
+        open_backend("tf", tiny_tf_models.saved_model, signature="predict")
+    with pytest.raises(ValueError, match="takes no threads setting"):
+        open_backend("tf", tiny_tf_models.saved_model, threads=2)
+
+
+def test_tensorflow_corrupt_saved_model(tiny_tf_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"certainly not a protobuf" * 8)
+    with pytest.raises(ValueError, match="cannot load the SavedModel"):
+        open_backend("tensorflow", broken)
