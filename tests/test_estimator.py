@@ -1,0 +1,689 @@
+"""Tests of xpose.estimator: load, Estimator.predict, model identification and PoseStream.
+
+Tests that run real models need the converted files in the model store (``$XPOSE_HOME``, see
+:mod:`xpose.store`); they skip with "run `xpose convert` first" when a file is missing. The
+identification, option, error-path and video-mode plumbing tests use a fake backend and run
+everywhere.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+import xpose
+from xpose import store as xstore
+from xpose.backends import TensorInfo
+from xpose.estimator import Estimator, PoseStream, identify, model_options
+from xpose.keypoints import Keypoint
+from xpose.models import MODELS, get_spec, list_models
+from xpose.preprocess import to_rgb_uint8
+from xpose.results import Poses
+
+DATA = Path(__file__).parent / "data"
+ASTRONAUT = DATA / "astronaut.png"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+COCO_GROUP = SHARED / "coco_val2017" / "000000040083.jpg"
+
+FORMATS = {"onnxruntime": "onnx", "tflite": "tflite"}
+RUNTIME_BACKENDS = list(FORMATS)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _require_backend(backend: str) -> None:
+    missing = xpose.backend_status()[backend]
+    if missing is not None:
+        pytest.skip(missing)
+
+
+def _require_file(model: str, backend: str, precision: str = "fp32") -> Path:
+    """The store's file for ``model`` on ``backend``, or skip when it is not converted yet."""
+    _require_backend(backend)
+    try:
+        return xstore.locate(model, precision, FORMATS[backend])
+    except FileNotFoundError as err:
+        pytest.skip(f"run `xpose convert` first: {err}")
+
+
+@pytest.fixture(scope="module")
+def load_cached() -> Iterator[Callable[..., Estimator]]:
+    """``load_cached(model, backend="onnxruntime", precision="fp32", **options)``: an estimator
+    from the default store, shared across this module's tests (skips when not converted)."""
+    cache: dict[tuple[Any, ...], Estimator] = {}
+
+    def get(
+        model: str, backend: str = "onnxruntime", precision: str = "fp32", **options: Any
+    ) -> Estimator:
+        key = (model, backend, precision, tuple(sorted(options.items())))
+        if key not in cache:
+            _require_file(model, backend, precision)
+            cache[key] = xpose.load(model, backend, precision, **options)
+        return cache[key]
+
+    yield get
+    for est in cache.values():
+        est.close()
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return to_rgb_uint8(ASTRONAUT)
+
+
+def _confident(poses: Poses, threshold: float = 0.3) -> np.ndarray:
+    return poses.scores[0] > threshold
+
+
+def _errors(found: Poses, expected_xy: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Distances (pixels) between pose 0's keypoints and ``expected_xy`` where ``mask``."""
+    return np.linalg.norm(found.keypoints[0] - expected_xy, axis=-1)[mask]
+
+
+class FakeBackend:
+    """A Backend with given tensors; ``run`` records its feeds and returns ``outputs_fn(feeds)``."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        inputs: tuple[TensorInfo, ...],
+        outputs: tuple[TensorInfo, ...],
+        outputs_fn: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        self.path = Path("fake.model")
+        self.inputs = inputs
+        self.outputs = outputs
+        self.outputs_fn = outputs_fn
+        self.feeds: list[dict[str, np.ndarray]] = []
+        self.closed = False
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.feeds.append(dict(feeds))
+        assert self.outputs_fn is not None
+        return self.outputs_fn(feeds)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakeBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _t(name: str, shape: tuple[int | None, ...], dtype: Any = np.float32) -> TensorInfo:
+    return TensorInfo(name, shape, np.dtype(dtype))
+
+
+def _stable_tensors(model: str) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
+    """The tensors a converted file of ``model`` carries (stable names)."""
+    spec = get_spec(model)
+    h, w = (None, None) if spec.dynamic_size else spec.input_size
+    shapes = {
+        "keypoints": (1, 1, 17, 3),
+        "poses": (1, 6, 56),
+        "heatmaps": (1, 25, 25, 17),
+        "offsets": (1, 25, 25, 34),
+        "displacement_fwd": (1, 25, 25, 32),
+        "displacement_bwd": (1, 25, 25, 32),
+    }
+    inputs = (_t(spec.input_name, (1, h, w, 3), spec.input_dtype),)
+    return inputs, tuple(_t(n, shapes[n]) for n in spec.output_names)
+
+
+def _single_raw(yxs: np.ndarray) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Outputs function of a fake single-pose MoveNet returning ``yxs`` (17, 3)."""
+
+    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"StatefulPartitionedCall:0": yxs.reshape(1, 1, 17, 3).astype(np.float32)}
+
+    return fn
+
+
+TFHUB_LIGHTNING = (
+    (_t("serving_default_input:0", (1, 192, 192, 3), np.uint8),),
+    (_t("StatefulPartitionedCall:0", (1, 1, 17, 3)),),
+)
+
+
+# --- identification (no model files) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_identify_stable_names(model: str) -> None:
+    inputs, outputs = _stable_tensors(model)
+    binding = identify(inputs, outputs)
+    assert binding.spec is MODELS[model]
+    assert {k: v.name for k, v in binding.outputs.items()} == {
+        n: n for n in MODELS[model].output_names
+    }
+
+
+@pytest.mark.parametrize(
+    ("size", "dtype", "model"),
+    [
+        (192, np.int32, "movenet-lightning"),
+        (192, np.uint8, "movenet-lightning"),
+        (256, np.uint8, "movenet-thunder"),
+        (256, np.float32, "movenet-thunder"),
+    ],
+)
+def test_identify_single_pose_by_shape(size: int, dtype: Any, model: str) -> None:
+    inputs = (_t("serving_default_input:0", (1, size, size, 3), dtype),)
+    outputs = (_t("PartitionedCall:0", (1, 1, 17, 3)),)
+    binding = identify(inputs, outputs)
+    assert binding.spec.name == model
+    assert binding.input.name == "serving_default_input:0"
+    assert binding.outputs["keypoints"].name == "PartitionedCall:0"
+
+
+def test_identify_multipose_and_posenet_by_shape() -> None:
+    multi = identify((_t("x", (1, None, None, 3), np.int32),), (_t("Identity:0", (1, 6, 56)),))
+    assert multi.spec.name == "movenet-multipose"
+    assert multi.fixed_size is None
+    pinned = identify((_t("x", (1, 256, 256, 3), np.int32),), (_t("y", (1, 6, 56)),))
+    assert pinned.spec.name == "movenet-multipose"
+    assert pinned.fixed_size == (256, 256)
+    outputs = (
+        _t("MobilenetV1/displacement_bwd_2/BiasAdd", (1, 25, 25, 32)),
+        _t("MobilenetV1/offset_2/BiasAdd", (1, 25, 25, 34)),
+        _t("MobilenetV1/displacement_fwd_2/BiasAdd", (1, 25, 25, 32)),
+        _t("MobilenetV1/heatmap_2/BiasAdd", (1, 25, 25, 17)),
+    )
+    pose = identify((_t("sub_2", (1, 385, 385, 3)),), outputs)
+    assert pose.spec.name == "posenet"
+    assert {k: v.name.split("/")[1] for k, v in pose.outputs.items()} == {
+        "heatmaps": "heatmap_2",
+        "offsets": "offset_2",
+        "displacement_fwd": "displacement_fwd_2",
+        "displacement_bwd": "displacement_bwd_2",
+    }
+
+
+def test_identify_no_match_says_what_was_found_and_expected() -> None:
+    inputs = (_t("image", (1, 224, 224, 3)),)
+    outputs = (_t("logits", (1, 1000)),)
+    with pytest.raises(
+        ValueError, match=r"logits: float32 \[1, 1000\].*fits no catalogue model"
+    ) as e:
+        identify(inputs, outputs)
+    assert "movenet-lightning: input" in str(e.value)
+    assert "posenet: input float32 [1, 385, 385, 3]" in str(e.value)
+
+
+def test_identify_ambiguous_free_size() -> None:
+    with pytest.raises(ValueError, match="several catalogue models"):
+        identify((_t("x", (1, None, None, 3), np.int32),), (_t("y", (1, 1, 17, 3)),))
+
+
+def test_identify_against_requested_spec() -> None:
+    backend = FakeBackend(*TFHUB_LIGHTNING)
+    with pytest.raises(
+        ValueError, match=r"is not movenet-thunder: input size 192x192 is not 256x256"
+    ):
+        Estimator(backend, spec=get_spec("movenet-thunder"))
+
+
+# --- Estimator plumbing with a fake backend --------------------------------------------------
+
+
+def test_estimator_feeds_uint8_and_undoes_letterbox() -> None:
+    """TF Hub's MoveNet .tflite takes uint8; (y, x) normalized to the letterboxed square map to
+    image pixels: a 400x200 (w x h) image sits in rows 48..144 of the 192 square."""
+    yxs = np.zeros((17, 3), np.float32)
+    yxs[:, 0], yxs[:, 1], yxs[:, 2] = 0.5, 0.5, 0.9
+    yxs[Keypoint.LEFT_ANKLE] = (0.25, 1.0, 0.8)  # top edge of the image, right edge
+    backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=_single_raw(yxs))
+    image = np.full((200, 400, 3), 77, np.uint8)
+    with Estimator(backend) as est:
+        assert est.spec.name == "movenet-lightning"
+        poses = est.predict(image)
+    assert backend.closed
+    (feed,) = backend.feeds[0].values()
+    assert feed.dtype == np.uint8 and feed.shape == (1, 192, 192, 3)
+    assert list(backend.feeds[0]) == ["serving_default_input:0"]
+    assert len(poses) == 1
+    np.testing.assert_allclose(poses.keypoints[0, Keypoint.NOSE], (200, 100), atol=1e-3)
+    np.testing.assert_allclose(poses.keypoints[0, Keypoint.LEFT_ANKLE], (400, 0), atol=1e-3)
+
+
+def test_quantized_output_is_dequantized() -> None:
+    """A uint8 output with (scale, zero_point) is read as scale * (q - zero_point)."""
+    q = np.zeros((1, 1, 17, 3), np.uint8)
+    q[..., :2] = 128  # -> (128 - 0) / 256 = 0.5
+    q[..., 2] = 230
+    inputs = (_t("in", (1, 192, 192, 3), np.uint8),)
+    outputs = (TensorInfo("out", (1, 1, 17, 3), np.dtype(np.uint8), (1 / 256, 0)),)
+    est = Estimator(FakeBackend(inputs, outputs, lambda feeds: {"out": q}))
+    poses = est.predict(np.zeros((100, 100, 3), np.uint8))
+    np.testing.assert_allclose(poses.keypoints[0], 50.0, atol=1e-4)
+    np.testing.assert_allclose(poses.scores[0], 230 / 256, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "image_hw", "long_side", "fed_hw"),
+    [
+        ((1, None, None, 3), (200, 400), 256, (128, 256)),
+        ((1, None, None, 3), (600, 300), 320, (320, 160)),
+        ((1, 256, 256, 3), (200, 400), 256, (256, 256)),
+    ],
+)
+def test_multipose_input_size(
+    input_shape: tuple[int | None, ...],
+    image_hw: tuple[int, int],
+    long_side: int,
+    fed_hw: tuple[int, int],
+) -> None:
+    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"poses": np.zeros((1, 6, 56), np.float32)}
+
+    backend = FakeBackend((_t("input", input_shape, np.int32),), (_t("poses", (1, 6, 56)),), fn)
+    est = Estimator(backend, multipose_long_side=long_side)
+    poses = est.predict(np.zeros((*image_hw, 3), np.uint8))
+    assert len(poses) == 0
+    assert backend.feeds[0]["input"].shape == (1, *fed_hw, 3)
+
+
+def test_options_defaults_and_validation() -> None:
+    assert model_options("movenet-lightning") == {}
+    assert model_options("movenet-multipose") == {"multipose_long_side": 256, "min_pose_score": 0.2}
+    assert model_options("posenet")["multi_pose"] is False
+    inputs, outputs = _stable_tensors("posenet")
+    est = Estimator(FakeBackend(inputs, outputs), multi_pose=True, nms_radius=10)
+    assert est.options["multi_pose"] is True and est.options["nms_radius"] == 10.0
+    with pytest.raises(TypeError, match=r"unknown option.*'max_people'.*multi_pose"):
+        Estimator(FakeBackend(inputs, outputs), max_people=3)
+    with pytest.raises(TypeError, match="'multi_pose' must be True or False"):
+        Estimator(FakeBackend(inputs, outputs), multi_pose=1)
+    with pytest.raises(ValueError, match="'score_threshold' must be in"):
+        Estimator(FakeBackend(inputs, outputs), score_threshold=2.0)
+    with pytest.raises(TypeError, match="valid options for movenet-lightning: none"):
+        Estimator(FakeBackend(*TFHUB_LIGHTNING), min_pose_score=0.3)
+
+
+# --- load: errors that need no model files ---------------------------------------------------
+
+
+def test_load_unknown_model_lists_models() -> None:
+    with pytest.raises(ValueError, match=r"unknown model 'movenet-huge'.*'movenet-lightning'"):
+        xpose.load("movenet-huge")
+
+
+def test_load_unknown_backend_lists_backends() -> None:
+    with pytest.raises(ValueError, match=r"unknown backend 'tensorrt'.*onnxruntime"):
+        xpose.load("movenet-lightning", backend="tensorrt")
+
+
+def test_load_unknown_precision_lists_precisions() -> None:
+    with pytest.raises(ValueError, match=r"unknown precision 'int4'.*fp32, fp16, int8"):
+        xpose.load("movenet-lightning", precision="int4")
+
+
+def test_load_unknown_option_lists_options(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"unknown option.*'nms'.*'multipose_long_side'"):
+        xpose.load("movenet-multipose", store=tmp_path, nms=3)
+
+
+def test_load_missing_store_file_names_convert(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"`xpose convert --models movenet-thunder"):
+        xpose.load("movenet-thunder", store=tmp_path)
+    with pytest.raises(FileNotFoundError, match="xpose convert"):
+        xpose.load("posenet", backend="tflite", precision="int8", store=tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"SavedModel.*xpose convert"):
+        xpose.load("posenet", backend="tensorflow", store=tmp_path)
+
+
+def test_load_tensorflow_needs_fp32(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fp32 SavedModel only"):
+        xpose.load("movenet-lightning", backend="tensorflow", precision="fp16", store=tmp_path)
+
+
+def test_load_path_that_is_not_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"not a model file: expected a \.onnx or \.tflite"):
+        xpose.load(ASTRONAUT)
+    with pytest.raises(ValueError, match="not a SavedModel"):
+        xpose.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        xpose.load(tmp_path / "missing.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a protobuf at all")
+    with pytest.raises(ValueError, match="not a valid ONNX model"):
+        xpose.load(garbage)
+    with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file.*onnxruntime"):
+        xpose.load(garbage, backend="tflite")
+    with pytest.raises(ValueError, match="providers is an onnxruntime option"):
+        xpose.load("movenet-lightning", "tflite", store=tmp_path, providers=["x"])
+
+
+def test_import_xpose_is_light() -> None:
+    code = (
+        "import sys, xpose; "
+        "heavy = [m for m in ('tensorflow', 'ai_edge_litert') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_names() -> None:
+    for name in (
+        "load",
+        "list_models",
+        "list_backends",
+        "backend_status",
+        "Poses",
+        "Keypoint",
+        "SKELETON",
+        "KEYPOINT_NAMES",
+        "Estimator",
+        "PoseStream",
+    ):
+        assert hasattr(xpose, name), name
+
+
+# --- PoseStream plumbing with a fake backend --------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class _Smoother(_Recorder):
+    def __call__(self, poses: Poses, t: float) -> Poses:
+        self.calls.append(t)
+        return poses
+
+
+class _Tracker(_Recorder):
+    def update(self, poses: Poses) -> Poses:
+        self.calls.append(len(poses))
+        return poses.replace(track_ids=np.arange(len(poses)))
+
+
+def test_stream_hooks_and_crop_state() -> None:
+    yxs = np.zeros((17, 3), np.float32)
+    yxs[:, :2] = 0.5
+    yxs[:, 2] = 0.9
+    # A torso around the middle of the crop: the next crop closes in on it.
+    for k, (y, x) in {
+        Keypoint.LEFT_SHOULDER: (0.4, 0.45),
+        Keypoint.RIGHT_SHOULDER: (0.4, 0.55),
+        Keypoint.LEFT_HIP: (0.55, 0.45),
+        Keypoint.RIGHT_HIP: (0.55, 0.55),
+    }.items():
+        yxs[k, :2] = (y, x)
+    backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=_single_raw(yxs))
+    est = Estimator(backend)
+    smoother, tracker = _Smoother(), _Tracker()
+    frame = np.zeros((300, 400, 3), np.uint8)
+    with est.stream(smoother=smoother, tracker=tracker, fps=10.0) as stream:
+        assert isinstance(stream, PoseStream) and stream.crop_tracking
+        assert stream.crop_region is None
+        first = stream.update(frame)
+        region = stream.crop_region
+        assert region is not None and region.width < 1.0  # closed in on the torso
+        stream.update(frame)
+        stream.update(frame, timestamp=5.0)
+        assert smoother.calls == [0.0, 0.1, 5.0]
+        assert tracker.calls == [1, 1, 1]
+        assert first.track_ids.tolist() == [0]
+        assert stream.frames == 3
+    assert stream.crop_region is None and stream.frames == 0
+    assert smoother.resets == tracker.resets == 1
+    # Predict stays stateless: the whole frame, letterboxed, every time.
+    a, b = est.predict(frame), est.predict(frame)
+    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+def test_stream_other_models_predict_each_frame() -> None:
+    inputs, outputs = _stable_tensors("movenet-multipose")
+
+    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"poses": np.zeros((1, 6, 56), np.float32)}
+
+    est = Estimator(FakeBackend(inputs, outputs, fn))
+    stream = est.stream()
+    assert not stream.crop_tracking
+    assert len(stream.update(np.zeros((64, 64, 3), np.uint8))) == 0
+    assert stream.crop_region is None
+
+
+# --- real models (need the converted store) ---------------------------------------------------
+
+
+def _check_plausible(poses: Poses, image_hw: tuple[int, int]) -> None:
+    assert len(poses) >= 1
+    best = poses[0]
+    kp = best.keypoints[0]
+    sure = _confident(best)
+    h, w = image_hw
+    assert float(best.score[0]) > 0.3, best.score
+    assert sure.sum() >= 5
+    assert (kp[sure, 0] >= -2).all() and (kp[sure, 0] <= w + 2).all(), kp[sure]
+    assert (kp[sure, 1] >= -2).all() and (kp[sure, 1] <= h + 2).all(), kp[sure]
+    hips_y = kp[[Keypoint.LEFT_HIP, Keypoint.RIGHT_HIP], 1].mean()
+    assert kp[Keypoint.NOSE, 1] < hips_y - 0.25 * h
+
+
+@pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
+@pytest.mark.parametrize("model", list_models())
+def test_predict_plausible(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str, backend: str
+) -> None:
+    est = load_cached(model, backend)
+    poses = est.predict(astronaut)
+    _check_plausible(poses, astronaut.shape[:2])
+    if not est.spec.multi_person or est.spec.family == "posenet":
+        assert len(poses) == 1
+
+
+@pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
+def test_load_by_name_and_by_path(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+) -> None:
+    by_name = load_cached("movenet-lightning", backend)
+    assert by_name.backend_name == backend
+    assert by_name.precision == "fp32"
+    assert by_name.spec is MODELS["movenet-lightning"]
+    # The default backend gives way to the one that reads the file's suffix.
+    with xpose.load(by_name.path) as by_path:
+        assert by_path.backend_name == backend
+        assert by_path.spec is by_name.spec
+        assert by_path.precision == "fp32"  # read from the file name
+        assert by_path.path == by_name.path
+        np.testing.assert_array_equal(
+            by_path.predict(astronaut).keypoints, by_name.predict(astronaut).keypoints
+        )
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_letterbox_is_undone(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str
+) -> None:
+    """The same person, padded, enlarged, shrunk or shifted, is found at the same place."""
+    est = load_cached(model)
+    crop = np.ascontiguousarray(astronaut[:, 64:448])  # 512 x 384, portrait
+    ref = est.predict(crop)
+    sure = _confident(ref)
+    variants = {
+        "padded": (np.pad(crop, ((0, 0), (64, 64), (0, 0))), 1.0, (64, 0), 3.0),
+        "enlarged": (cv2.resize(crop, (576, 768)), 1.5, (0, 0), 3.0),
+        "shrunk": (cv2.resize(crop, (288, 384), interpolation=cv2.INTER_AREA), 0.75, (0, 0), 3.0),
+        "shifted": (np.pad(crop, ((48, 0), (48, 0), (0, 0))), 1.0, (48, 48), 15.0),
+    }
+    for what, (image, scale, offset, tolerance) in variants.items():
+        found = est.predict(image)
+        expected = ref.keypoints[0] * scale + np.asarray(offset, np.float32)
+        err = _errors(found, expected, sure) / scale  # in pixels of the reference crop
+        assert np.median(err) < tolerance, (what, err)
+
+
+def test_input_forms(load_cached: Callable[..., Estimator], astronaut: np.ndarray) -> None:
+    est = load_cached("movenet-lightning")
+    ref = est.predict(astronaut)
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    np.testing.assert_array_equal(est.predict(rgba).keypoints, ref.keypoints)
+    np.testing.assert_array_equal(est.predict(ASTRONAUT).keypoints, ref.keypoints)
+    np.testing.assert_array_equal(est.predict(str(ASTRONAUT)).keypoints, ref.keypoints)
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    from_gray = est.predict(gray)
+    np.testing.assert_array_equal(from_gray.keypoints, est.predict(gray[:, :, None]).keypoints)
+    np.testing.assert_array_equal(
+        from_gray.keypoints, est.predict(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)).keypoints
+    )
+    _check_plausible(from_gray, gray.shape)
+    with pytest.raises(TypeError, match="uint8"):
+        est.predict(astronaut.astype(np.float32))
+
+
+@pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
+def test_predict_is_thread_safe(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+) -> None:
+    est = load_cached("movenet-lightning", backend)
+    images = [
+        astronaut,
+        astronaut[:, ::-1].copy(),
+        np.ascontiguousarray(astronaut[40:, 20:400]),
+        cv2.resize(astronaut, (300, 200)),
+    ]
+    expected = [est.predict(img).keypoints for img in images]
+    results: dict[tuple[int, int], np.ndarray] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def work(worker: int) -> None:
+        try:
+            barrier.wait()
+            for rep in range(5):
+                for i, img in enumerate(images):
+                    results[(worker, rep * len(images) + i)] = est.predict(img).keypoints
+        except BaseException as err:  # re-raised in the main thread below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 4 * 5 * len(images)
+    for (_, n), keypoints in results.items():
+        np.testing.assert_allclose(keypoints, expected[n % len(images)], atol=1e-3)
+
+
+def _two_people(astronaut: np.ndarray) -> np.ndarray:
+    return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
+
+
+@pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
+def test_multipose_finds_two_people(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+) -> None:
+    est = load_cached("movenet-multipose", backend)
+    poses = est.predict(_two_people(astronaut))
+    assert len(poses) >= 2
+    centres = (poses.boxes[:2, 0] + poses.boxes[:2, 2]) / 2
+    assert sorted(centres < 512) == [False, True]  # one person on each half
+    assert (np.diff(poses.score) <= 0).all()
+    assert (poses.score >= 0.2).all()
+    strict = load_cached("movenet-multipose", backend, min_pose_score=0.99)
+    assert len(strict.predict(astronaut)) == 0
+
+
+@pytest.mark.skipif(not COCO_GROUP.is_file(), reason=f"{COCO_GROUP} is absent (../shared/data)")
+def test_multipose_on_coco_group(load_cached: Callable[..., Estimator]) -> None:
+    est = load_cached("movenet-multipose")
+    image = to_rgb_uint8(COCO_GROUP)
+    poses = est.predict(image)
+    assert len(poses) >= 2
+    h, w = image.shape[:2]
+    assert (poses.boxes[:, [0, 2]] >= -w * 0.05).all() and (
+        poses.boxes[:, [0, 2]] <= w * 1.05
+    ).all()
+    assert (poses.boxes[:, [1, 3]] >= -h * 0.05).all() and (
+        poses.boxes[:, [1, 3]] <= h * 1.05
+    ).all()
+
+
+def test_posenet_single_and_multi(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray
+) -> None:
+    single = load_cached("posenet")
+    assert single.options["multi_pose"] is False
+    pair = _two_people(astronaut)
+    one = single.predict(pair)
+    assert len(one) == 1
+    multi = load_cached("posenet", multi_pose=True, max_poses=5)
+    many = multi.predict(pair)
+    assert 2 <= len(many) <= 5
+    top = many[:2]
+    assert (top.score > 0.2).all()
+    centres = np.median(top.keypoints[:, :, 0], axis=1)
+    assert sorted(centres < 512) == [False, True]
+    _check_plausible(multi.predict(astronaut), astronaut.shape[:2])
+
+
+def _video(image: np.ndarray, frames: int = 10) -> Iterator[tuple[np.ndarray, float, np.ndarray]]:
+    """Frames of a 640x480 scene with ``image``'s person small and off-centre, drifting and
+    growing: yields (frame, scale, offset) where frame pixel = image pixel * scale + offset."""
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 5)
+    for i in range(frames):
+        size = 150 + 2 * i
+        x0, y0 = 420 + 3 * i, 260 - 2 * i
+        frame = background.copy()
+        frame[y0 : y0 + size, x0 : x0 + size] = cv2.resize(
+            image, (size, size), interpolation=cv2.INTER_AREA
+        )
+        yield frame, size / image.shape[1], np.array([x0, y0], np.float32)
+
+
+@pytest.mark.parametrize("model", ["movenet-lightning", "movenet-thunder"])
+def test_stream_tracks_small_person_better_than_image_mode(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str
+) -> None:
+    est = load_cached(model)
+    reference = est.predict(astronaut)  # the person at full resolution
+    sure = _confident(reference)
+    image_err, stream_err = [], []
+    with est.stream() as stream:
+        for frame, scale, offset in _video(astronaut):
+            expected = reference.keypoints[0] * scale + offset
+            image_err.append(_errors(est.predict(frame), expected, sure).mean() / scale)
+            stream_err.append(_errors(stream.update(frame), expected, sure).mean() / scale)
+            assert stream.crop_region is not None
+    assert np.mean(stream_err[1:]) < 0.7 * np.mean(image_err[1:]), (stream_err, image_err)
+    assert stream_err[0] == pytest.approx(image_err[0], rel=0.5)  # frame 0: the whole frame
+
+
+def test_tensorflow_backend_matches_onnx(
+    load_cached: Callable[..., Estimator], astronaut: np.ndarray
+) -> None:
+    _require_backend("tensorflow")
+    onnx = load_cached("movenet-lightning")
+    try:
+        tf_est = xpose.load("movenet-lightning", backend="tensorflow")
+    except FileNotFoundError as err:
+        pytest.skip(f"run `xpose convert` first: {err}")
+    with tf_est:
+        assert tf_est.backend_name == "tensorflow" and tf_est.path.is_dir()
+        a, b = tf_est.predict(astronaut), onnx.predict(astronaut)
+    np.testing.assert_allclose(a.keypoints, b.keypoints, atol=512 * 1e-4)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-3)
