@@ -1,0 +1,157 @@
+"""Checks a converted model against its source on real photos: decoded keypoints, not raw tensors.
+
+The parity figure is the largest difference, over all check images, of keypoint x, y
+(normalized to the model input, over keypoints the source scores above 0.3) and of keypoint
+score. A figure beyond the tolerance is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from converters.errors import ParityError
+from xpose.models import Letterbox, ModelSpec, posenet
+
+Runner = Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
+CONFIDENT = 0.3
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed differences: keypoint x, y normalized to the input size, and keypoint score.
+
+    ``quantile`` 1.0 bounds the largest difference; below 1 it bounds that quantile (int8,
+    where a rare ambiguous keypoint may flip sides while the rest stay close).
+    """
+
+    coord: float
+    score: float
+    quantile: float = 1.0
+
+
+#: Same arithmetic on two runtimes or formats (fp32 anywhere; ONNX made from a TFLite file).
+EXACT = Tolerance(1e-4, 1e-3)
+#: fp16 TFLite against the fp32 SavedModel (PoseNet's float16 weights move a few keypoints).
+FP16 = Tolerance(0.15, 0.1)
+#: int8 against float, on the 95th percentile: keypoints stay close, scores move a lot (MultiPose's
+#: the most).
+INT8 = Tolerance(0.05, 0.6, quantile=0.95)
+#: The int8 ONNX (tf2onnx's QDQ form of the int8 TFLite file) on onnxruntime with all graph
+#: optimizations, which fuse QDQ into integer kernels with their own rounding: PoseNet's
+#: keypoints move up to 0.10 of the input at the 95th percentile (0.04 without the fusion).
+INT8_ONNX = Tolerance(0.12, 0.6, quantile=0.95)
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Largest differences seen, and how many images were compared."""
+
+    max_coord: float
+    max_score: float
+    mean_coord: float
+    p95_coord: float
+    p95_score: float
+    images: int
+    tolerance: Tolerance
+
+    def bounded(self) -> tuple[float, float]:
+        """The (coord, score) figures the tolerance applies to."""
+        if self.tolerance.quantile < 1.0:
+            return self.p95_coord, self.p95_score
+        return self.max_coord, self.max_score
+
+    def ok(self) -> bool:
+        coord, score = self.bounded()
+        return coord <= self.tolerance.coord and score <= self.tolerance.score
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["tolerance"] = asdict(self.tolerance)
+        return d
+
+
+def keypoints_of(
+    spec: ModelSpec, outputs: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw outputs -> ``((N, 17, 2) x, y normalized to the input, (N, 17) scores)``."""
+    if spec.family == "posenet":
+        h, w = spec.input_size
+        lb = Letterbox(1.0, 0.0, 0.0, h, w, h, w)
+        poses = posenet.decode_single(outputs["heatmaps"], outputs["offsets"], lb)
+        xy = poses.keypoints / np.array([w, h], np.float32)
+        return xy, poses.scores
+    (raw,) = (outputs[n] for n in spec.output_names)
+    raw = np.asarray(raw, np.float32)
+    if spec.multi_person:
+        people = raw.reshape(-1, 56)
+        yxs = people[:, :51].reshape(-1, 17, 3)
+    else:
+        yxs = raw.reshape(-1, 17, 3)
+    return yxs[..., [1, 0]], yxs[..., 2]
+
+
+def _match(ref_xy: np.ndarray, new_xy: np.ndarray) -> np.ndarray:
+    """For each reference person, the index of the nearest new person (MultiPose order may swap)."""
+    d = np.abs(ref_xy[:, None] - new_xy[None]).mean(axis=(2, 3))
+    return d.argmin(axis=1)
+
+
+def compare(
+    spec: ModelSpec,
+    reference: Runner,
+    candidate: Runner,
+    feeds: Iterable[Mapping[str, np.ndarray]],
+    tolerance: Tolerance,
+    candidate_feeds: Callable[[Mapping[str, np.ndarray]], Mapping[str, np.ndarray]] | None = None,
+) -> Parity:
+    """Run both on every feed and measure the decoded differences."""
+    coords: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    images = 0
+    for feed in feeds:
+        images += 1
+        rxy, rs = keypoints_of(spec, reference(feed))
+        cxy, cs = keypoints_of(spec, candidate(candidate_feeds(feed) if candidate_feeds else feed))
+        if spec.multi_person:
+            keep = rs.mean(axis=1) >= 0.2
+            rxy, rs = rxy[keep], rs[keep]
+            if len(rxy) == 0:
+                continue
+            idx = _match(rxy, cxy)
+            cxy, cs = cxy[idx], cs[idx]
+        conf = rs > CONFIDENT
+        coords.append(np.abs(rxy - cxy)[conf].max(axis=-1))
+        scores.append(np.abs(rs - cs).ravel())
+    if images == 0:
+        raise ParityError("no check images were given")
+    c = np.concatenate(coords) if coords else np.zeros(0)
+    s = np.concatenate(scores) if scores else np.zeros(0)
+    if c.size == 0:
+        c = np.zeros(1)
+    if s.size == 0:
+        s = np.zeros(1)
+    q = tolerance.quantile if tolerance.quantile < 1.0 else 0.95
+    return Parity(
+        max_coord=float(c.max()),
+        max_score=float(s.max()),
+        mean_coord=float(c.mean()),
+        p95_coord=float(np.quantile(c, q)),
+        p95_score=float(np.quantile(s, q)),
+        images=images,
+        tolerance=tolerance,
+    )
+
+
+def require(parity: Parity, what: str) -> Parity:
+    if not parity.ok():
+        coord, score = parity.bounded()
+        which = "max" if parity.tolerance.quantile >= 1.0 else f"q{parity.tolerance.quantile:g}"
+        raise ParityError(
+            f"{what} disagrees with its source: {which} keypoint difference {coord:.2e} "
+            f"(allowed {parity.tolerance.coord:.0e}), {which} score difference {score:.2e} "
+            f"(allowed {parity.tolerance.score:.0e}) over {parity.images} images"
+        )
+    return parity

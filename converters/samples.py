@@ -1,0 +1,120 @@
+"""Real photos of people for calibrating int8 models and checking every conversion.
+
+The default set is the project's own photos (``tests/data``, ``xpose/data``) plus, when the
+folder exists beside the project, the COCO val2017 photos of ``../shared/data`` with one view
+per labelled person (the person's box enlarged 1.25x). ``--calibration DIR`` adds a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from xpose.models import ModelSpec, movenet, posenet
+from xpose.preprocess import to_rgb_uint8
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def default_folders() -> list[Path]:
+    folders = [ROOT / "tests" / "data", ROOT / "xpose" / "data", ROOT.parent / "shared" / "data"]
+    return [f for f in folders if f.is_dir()]
+
+
+def _image_files(folders: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        files += sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def _person_boxes(folder: Path) -> dict[str, list[list[float]]]:
+    """file name -> COCO person boxes (x, y, w, h) from any ``*keypoints*.json`` in ``folder``."""
+    boxes: dict[str, list[list[float]]] = {}
+    for ann_file in folder.glob("*keypoints*.json"):
+        data = json.loads(ann_file.read_text())
+        names = {im["id"]: im["file_name"] for im in data.get("images", [])}
+        for ann in data.get("annotations", []):
+            if ann.get("num_keypoints", 0) > 0 and not ann.get("iscrowd"):
+                boxes.setdefault(names[ann["image_id"]], []).append(ann["bbox"])
+    return boxes
+
+
+def _crop(image: np.ndarray, box: Sequence[float], scale: float = 1.25) -> np.ndarray:
+    x, y, w, h = box
+    side = max(w, h) * scale
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    x1, y1 = round(cx + side / 2), round(cy + side / 2)
+    ih, iw = image.shape[:2]
+    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, iw), min(y1, ih)
+    out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    return out
+
+
+def person_views(folders: Iterable[Path] | None = None) -> list[np.ndarray]:
+    """RGB views: every image whole, plus a crop around each labelled person."""
+    folders = default_folders() if folders is None else [Path(f) for f in folders]
+    views = []
+    for folder in folders:
+        boxes = {}
+        for sub in [folder, *[d for d in folder.rglob("*") if d.is_dir()]]:
+            boxes.update({str(sub / k): v for k, v in _person_boxes(sub).items()})
+        for path in _image_files([folder]):
+            image = to_rgb_uint8(path)
+            views.append(image)
+            views += [_crop(image, b) for b in boxes.get(str(path), [])]
+    if not views:
+        raise FileNotFoundError(
+            f"no images of people found in {[str(f) for f in folders]}; pass --calibration DIR"
+        )
+    return views
+
+
+def augment(views: Sequence[np.ndarray], count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` deterministic variants: the views, their mirror images, and random crops."""
+    rng = np.random.default_rng(seed)
+    out = list(views) + [v[:, ::-1].copy() for v in views]
+    while len(out) < count:
+        v = views[int(rng.integers(len(views)))]
+        h, w = v.shape[:2]
+        s = rng.uniform(0.6, 0.95)
+        ch, cw = max(8, int(h * s)), max(8, int(w * s))
+        y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = v[y0 : y0 + ch, x0 : x0 + cw]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        gain = rng.uniform(0.8, 1.2)
+        out.append(cv2.convertScaleAbs(np.ascontiguousarray(crop), alpha=gain))
+    return out[:count]
+
+
+def feeds_for(spec: ModelSpec, image: np.ndarray, size: tuple[int, int] | None = None):
+    """The model's input feeds for one RGB image (the runtime's own pre-processing)."""
+    if spec.family == "posenet":
+        return posenet.prepare(image, spec)[0]
+    return movenet.prepare(image, spec, size=size)[0]
+
+
+def calibration_feeds(
+    spec: ModelSpec, folders: Iterable[Path] | None = None, count: int = 96, dtype=None
+) -> list[dict[str, np.ndarray]]:
+    views = augment(person_views(folders), count)
+    feeds = [feeds_for(spec, v) for v in views]
+    if dtype is not None:
+        feeds = [{k: v.astype(dtype) for k, v in f.items()} for f in feeds]
+    return feeds
+
+
+def check_feeds(spec: ModelSpec, folders: Iterable[Path] | None = None) -> Iterator[dict]:
+    for view in person_views(folders):
+        yield feeds_for(spec, view)

@@ -1,0 +1,73 @@
+"""SavedModel -> TFLite at fp32, fp16 or int8.
+
+int8 keeps the network (convolutions, adds, resizes) in int8 while everything else, among it
+the in-graph keypoint decoding of MoveNet (ArgMax, GatherNd, Sqrt, Div...), stays float: a full-integer MoveNet moves every confident keypoint. Activations are calibrated on real
+photos of people (:mod:`converters.samples`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from converters.errors import ConversionError
+from converters.tfjs import _tf
+
+log = logging.getLogger(__name__)
+
+#: The only TFLite ops quantized in the int8 flavour: the network's convolutions, additions
+#: and resizes. Everything else (MoveNet's in-graph decoding: ArgMax, GatherNd, Sqrt, Div,
+#: TopK, the multiplications that scale offsets...) stays float.
+QUANTIZED_OPS: tuple[str, ...] = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESIZE_BILINEAR")
+
+
+def float_ops() -> list[str]:
+    """Every TFLite builtin op name except :data:`QUANTIZED_OPS`."""
+    from tensorflow.lite.python.schema_py_generated import BuiltinOperator
+
+    names = [k for k in vars(BuiltinOperator) if k.isupper()]
+    return [n for n in names if n not in QUANTIZED_OPS]
+
+
+Calibration = Callable[[], Iterable[Mapping[str, np.ndarray]]]
+
+
+def saved_model_to_tflite(
+    saved_model: Path,
+    precision: str,
+    *,
+    calibration: Calibration | None = None,
+) -> bytes:
+    """Convert a SavedModel (``serving_default``) into TFLite flatbuffer bytes.
+
+    Args:
+        saved_model: folder of a SavedModel with a ``serving_default`` signature.
+        precision: ``fp32``, ``fp16`` (float16 weights) or ``int8`` (int8 network, float
+            decoding; needs ``calibration``).
+        calibration: for int8, a callable returning an iterable of feeds (name -> array).
+
+    MultiPose converts only from a SavedModel whose input size is fixed in the graph
+    (:func:`converters.tfjs.tfjs_to_saved_model` with ``fixed_shape``).
+    """
+    tf = _tf()
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    if precision == "fp32":
+        return conv.convert()
+    if precision == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+        return conv.convert()
+    if precision != "int8":
+        raise ValueError(f"unknown precision {precision!r}; valid: fp32, fp16, int8")
+    if calibration is None:
+        raise ConversionError("int8 conversion needs calibration images of people")
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = calibration
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=float_ops())
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=conv, debug_dataset=calibration, debug_options=options
+    )
+    return debugger.get_nondebug_quantized_model()
