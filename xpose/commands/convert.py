@@ -44,6 +44,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="folders of photos of people for int8 calibration and the checks",
     )
     p.add_argument("--force", action="store_true", help="rebuild files that are already current")
+    p.add_argument(
+        "--from",
+        dest="from_path",
+        metavar="PATH",
+        help="convert your own .tflite file or SavedModel folder (e.g. TF Hub's MoveNet) to ONNX "
+        "instead of building the store; needs --out",
+    )
+    p.add_argument("--out", metavar="FILE.onnx", help="where --from writes its ONNX file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     p.set_defaults(run=run)
 
@@ -58,6 +66,19 @@ def run(args: argparse.Namespace) -> int:
             "pip install 'xpose[convert]'"
         ) from err
     from tqdm import tqdm
+
+    if args.from_path is not None:
+        from converters.user import convert_to_onnx
+
+        if not args.out:
+            raise ValueError("--from needs --out FILE.onnx")
+        try:
+            out = convert_to_onnx(args.from_path, args.out)
+        except ConversionError as err:
+            print(f"xpose convert: error: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {out} (checked against {args.from_path})")
+        return 0
 
     bar = None if args.quiet else tqdm(desc="converting", unit="step", file=sys.stderr, leave=False)
 
