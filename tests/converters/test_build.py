@@ -96,7 +96,7 @@ def test_tampered_file_is_refused_then_rebuilt(small_store):
         xpose.load("posenet", store=store)
     report = build.build_store(["posenet"], ["fp32"], store=store, source=_sources())
     assert report.built == ["posenet/posenet-fp32.onnx"]
-    rebuilt = locate("posenet", "fp32", "onnx", store=store)  # verifies the new sha256
+    locate("posenet", "fp32", "onnx", store=store)  # verifies the new sha256
     assert len(xpose.load("posenet", store=store).predict(np.zeros((64, 64, 3), np.uint8))) == 1
 
 
