@@ -9,13 +9,13 @@ import pytest
 
 tf = pytest.importorskip("tensorflow", reason="the converters need the 'convert' extra")
 
-import xpose  # noqa: E402
-from converters import build, check  # noqa: E402
-from converters.samples import check_feeds  # noqa: E402
-from converters.user import convert_to_onnx  # noqa: E402
-from xpose.backends import open_backend  # noqa: E402
-from xpose.models import get_spec, list_models  # noqa: E402
-from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate  # noqa: E402
+import xpose
+from converters import build, check
+from converters.samples import check_feeds
+from converters.user import convert_to_onnx
+from xpose.backends import open_backend
+from xpose.models import get_spec, list_models
+from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate
 
 MAIN = default_store()
 

@@ -9,8 +9,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow", reason="the converters need the 'convert' extra")
 
-from converters.errors import ConversionError  # noqa: E402
-from converters.tfjs import build_module, load_graph_def, read_weights, tfjs_to_saved_model  # noqa: E402
+from converters.errors import ConversionError
+from converters.tfjs import build_module, load_graph_def, read_weights, tfjs_to_saved_model
 
 
 def _attr_list(*ops: str) -> dict:
