@@ -22,11 +22,11 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,9 @@ from xpose.models import MODELS, ModelSpec, get_spec, list_models, movenet, pose
 from xpose.models.movenet import CropRegion
 from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
+
+if TYPE_CHECKING:
+    from xpose.video import FrameSource
 
 __all__ = ["Binding", "Estimator", "PoseStream", "identify", "load", "model_options"]
 
@@ -501,6 +504,122 @@ class Estimator:
         return PoseStream(self, smoother=smoother, tracker=tracker, fps=fps)
 
     @property
+    def multi_person(self) -> bool:
+        """Whether :meth:`predict` can find several people (MultiPose, PoseNet multi-pose)."""
+        if not self.spec.multi_person:
+            return False
+        return bool(self.options.get("multi_pose", True))
+
+    def track(
+        self,
+        source: str | os.PathLike[str] | int | Iterable[Any],
+        *,
+        smooth: bool = True,
+        tracker: str | Tracker | None = "auto",
+        fps: float | None = None,
+        smoother_options: Mapping[str, float] | None = None,
+        max_age: int = 30,
+    ) -> Iterator[tuple[int, Poses]]:
+        """Follow people through a video: yields ``(frame_index, poses)`` for every frame, in order.
+
+        Frames are read by a :class:`~xpose.video.FrameSource` (decoding runs in a background
+        thread, overlapping inference) and passed through a fresh :class:`PoseStream`
+        (:meth:`stream`), so MoveNet Lightning/Thunder crop each frame around the person found
+        in the previous one. Closing the generator early (``break``, ``close()``) stops the
+        reader and releases the video or camera.
+
+        >>> with xpose.load("movenet-multipose") as est:  # doctest: +SKIP
+        ...     for index, poses in est.track("walk.mp4"):
+        ...         print(index, poses.track_ids)
+
+        Args:
+            source: a video path (anything OpenCV reads), a camera index, or an iterable of
+                ``(H, W, 3)`` uint8 **RGB** frames (e.g. a list or a ``(T, H, W, 3)`` array).
+            smooth: smooth keypoints and boxes over time with a
+                :class:`~xpose.smoothing.PoseSmoother`.
+            tracker: ``"auto"`` (default: ``"iou"`` for multi-person models, none for
+                single-pose ones, which follow their one person by cropping), ``"iou"``,
+                ``"oks"``, ``"none"``/``None``, or a tracker object with ``update(poses)``.
+            fps: frame rate for the timestamps (the smoother's time base); default the
+                video's own, 30 for iterables.
+            smoother_options: keyword arguments for :class:`~xpose.smoothing.PoseSmoother`
+                (``min_cutoff``, ``beta``, ``d_cutoff``).
+            max_age: frames a lost person keeps their track id (named trackers only).
+
+        Yields:
+            ``(frame_index, poses)``, ``frame_index`` counting from 0; ``poses.track_ids``
+            are filled where a tracker runs (``-1`` otherwise).
+
+        Raises:
+            FileNotFoundError: a video path that does not exist.
+            ValueError: a video or camera that cannot be opened, an unknown tracker name, or a
+                bad option.
+        """
+        frames = self.track_frames(
+            source,
+            smooth=smooth,
+            tracker=tracker,
+            fps=fps,
+            smoother_options=smoother_options,
+            max_age=max_age,
+        )
+        return _drop_frames(frames)
+
+    def track_frames(
+        self,
+        source: str | os.PathLike[str] | int | Iterable[Any],
+        *,
+        smooth: bool = True,
+        tracker: str | Tracker | None = "auto",
+        fps: float | None = None,
+        smoother_options: Mapping[str, float] | None = None,
+        max_age: int = 30,
+    ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
+        """:meth:`track`, also giving each frame: yields ``(index, timestamp, frame, poses)``.
+
+        ``timestamp`` is in seconds (see :class:`~xpose.video.FrameSource`), ``frame`` the
+        ``(H, W, 3)`` uint8 RGB image the poses were found in (e.g. for drawing). The source
+        is opened, and the arguments checked, when this is called, not on the first frame.
+        ``source`` may also be an unread :class:`~xpose.video.FrameSource` (e.g. to know its
+        ``fps`` and ``frame_count`` first); it is closed with the generator.
+        """
+        from xpose.video import FrameSource
+
+        pose_tracker = self._make_tracker(tracker, max_age)
+        smoother = None
+        if smooth:
+            from xpose.smoothing import PoseSmoother
+
+            smoother = PoseSmoother(**dict(smoother_options or {}))
+        if isinstance(source, FrameSource):
+            if fps is not None:
+                raise ValueError("fps: give it to the FrameSource, not with one")
+            reader = source
+        else:
+            reader = FrameSource(source, fps=fps)
+        stream = self.stream(smoother=smoother, tracker=pose_tracker, fps=reader.fps)
+        return _follow(reader, stream)
+
+    def _make_tracker(self, tracker: str | Tracker | None, max_age: int) -> Tracker | None:
+        """The tracker :meth:`track` uses for its ``tracker`` argument."""
+        if tracker is None:
+            return None
+        if not isinstance(tracker, str):
+            if not callable(getattr(tracker, "update", None)):
+                raise TypeError(
+                    f"tracker: expected a name or an object with update(poses), got {tracker!r}"
+                )
+            return tracker
+        name = tracker.lower()
+        if name == "auto":
+            name = "iou" if self.multi_person else "none"
+        if name == "none":
+            return None
+        from xpose.tracking import make_tracker
+
+        return make_tracker(name, max_age=max_age)
+
+    @property
     def closed(self) -> bool:
         """Whether the backend has been closed."""
         return bool(getattr(self.backend, "closed", False))
@@ -662,6 +781,28 @@ class PoseStream:
             f"PoseStream(model={self.estimator.spec.name!r}, crop_tracking={self.crop_tracking}, "
             f"frames={self._frames})"
         )
+
+
+def _follow(
+    reader: FrameSource, stream: PoseStream
+) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
+    """Run ``stream`` over the frames of ``reader`` (a FrameSource); close it when done."""
+    with reader, stream:
+        for index, timestamp, frame in reader:
+            yield index, timestamp, frame, stream.update(frame, timestamp)
+
+
+def _drop_frames(
+    frames: Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]],
+) -> Iterator[tuple[int, Poses]]:
+    """``(index, poses)`` of :meth:`Estimator.track_frames`'s items; closing it closes them."""
+    try:
+        for index, _, _, poses in frames:
+            yield index, poses
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 # --- load -------------------------------------------------------------------------------------

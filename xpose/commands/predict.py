@@ -1,14 +1,485 @@
-"""``xpose predict``."""
+"""``xpose predict``: poses in images, folders of images, videos and a live camera.
+
+Inputs are taken in the order given; a folder contributes its images (recursively, sorted by
+path); a file with a video extension (:data:`VIDEO_EXTENSIONS`) is read as a video, any other
+file as an image. Results go to ``--out`` as JSON Lines (one record per image or frame, see
+``docs/output-schema.md``) or, with ``--format coco``, as a COCO keypoint results list; without
+``--out`` a short summary per input is printed. An input that cannot be read is reported on
+stderr and skipped; the exit status is then 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import xpose
+from xpose.commands import add_model_choice, add_store
+from xpose.draw import draw_poses
+from xpose.estimator import Estimator
+from xpose.output import (
+    FORMATS,
+    RecordWriter,
+    build_record,
+    coco_image_id,
+    open_writer,
+    write_image,
+)
+from xpose.preprocess import to_rgb_uint8
+from xpose.results import Poses
+from xpose.tracking import TRACKERS
+from xpose.video import FrameSource, VideoWriter
+
+#: Suffixes of the images a folder contributes (compared in lower case).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".jp2"}
+    | {".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".hdr", ".pic", ".avif"}
+)
+
+#: Suffixes read as videos (anything else given as a file is read as an image).
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
+    | {".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".gif", ".mjpeg", ".mjpg", ".h264", ".hevc"}
+)
+
+#: Suffixes ``--draw`` treats as an annotated-video file name (anything else: a folder).
+_DRAW_VIDEO_SUFFIXES = (".mp4", ".avi")
+
+
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="(not available yet)")
+    p = sub.add_parser(
+        "predict",
+        help="find poses in images, folders, videos or a camera",
+        description=(
+            "Find poses in images, folders of images (recursively, sorted), video files or a "
+            "live camera. Writes JSON Lines records (one per image or frame; schema in "
+            "docs/output-schema.md) or a COCO keypoint results list with --out; prints a short "
+            "summary per input without it. Unreadable inputs are reported and skipped (exit "
+            "status 1); Ctrl-C keeps the results so far (exit status 130)."
+        ),
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="image files, folders of images, or video files (by extension: "
+        ".mp4 .avi .mov .mkv .webm .m4v ...)",
+    )
+    p.add_argument("--camera", type=int, metavar="N", help="also read live camera number N")
+    add_model_choice(p)
+    add_store(p)
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="write results to FILE ('-' for standard output), written atomically",
+    )
+    out.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="jsonl",
+        help="jsonl: one record per image or frame (default); coco: a COCO keypoint results "
+        "list (image_id: the number of COCO-style file names, else the record's running index)",
+    )
+    out.add_argument(
+        "--draw",
+        metavar="PATH",
+        help="save overlays: a folder for images (<stem>.jpg/.png each) and videos "
+        "(<stem>.mp4 each), or a .mp4/.avi file for a single video or camera input",
+    )
+    out.add_argument(
+        "--threshold",
+        type=_unit,
+        default=0.3,
+        help="keypoints scoring below this are not drawn (default 0.3)",
+    )
+    out.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    model = p.add_argument_group("model")
+    model.add_argument(
+        "--multi-pose",
+        action="store_true",
+        help="PoseNet: decode several people (movenet-multipose always does)",
+    )
+    model.add_argument(
+        "--max-poses", type=_positive, metavar="N", help="keep at most N people per image"
+    )
+    model.add_argument(
+        "--min-pose-score",
+        type=_unit,
+        metavar="S",
+        help="drop people whose pose score is below S (MultiPose default 0.2)",
+    )
+    model.add_argument(
+        "--tracker",
+        choices=sorted(TRACKERS),
+        default=None,
+        help="track ids across video frames (default: iou for multi-person models, none for "
+        "single-pose ones, which follow their person by cropping)",
+    )
+    model.add_argument(
+        "--no-smooth",
+        action="store_true",
+        help="do not smooth keypoints over time in videos (images are never smoothed)",
+    )
     p.set_defaults(run=run)
 
 
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One thing to read: ``kind`` is ``image``, ``video`` or ``camera``."""
+
+    kind: str
+    path: Path | None = None
+    camera: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"camera:{self.camera}" if self.path is None else str(self.path)
+
+    @property
+    def stem(self) -> str:
+        return f"camera{self.camera}" if self.path is None else self.path.stem
+
+
+def _is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    """The images under ``folder``, recursively, sorted; hidden files and folders skipped."""
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            found.append(path)
+    return sorted(found)
+
+
+def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[str]]:
+    """The inputs to read, and the problems found (``"name: reason"``)."""
+    inputs: list[_Input] = []
+    problems: list[str] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            images = _folder_images(path)
+            if not images:
+                exts = " ".join(sorted(IMAGE_EXTENSIONS))
+                problems.append(f"{name}: no images in this folder (looked for {exts})")
+            inputs += [_Input("image", p) for p in images]
+        elif not path.exists():
+            problems.append(f"{name}: no such file or folder")
+        else:
+            inputs.append(_Input("video" if _is_video(path) else "image", path))
+    if camera is not None:
+        inputs.append(_Input("camera", camera=camera))
+    return inputs, problems
+
+
+# --- drawing targets --------------------------------------------------------------------------
+
+
+class _Overlays:
+    """Where ``--draw`` puts each input's overlay; ``None`` when not drawing."""
+
+    def __init__(self, target: str | None, inputs: list[_Input]) -> None:
+        self.root = None if target is None else Path(target)
+        self._used: set[Path] = set()
+        self._file = False
+        if self.root is None:
+            return
+        streams = [i for i in inputs if i.kind != "image"]
+        if self.root.suffix.lower() in _DRAW_VIDEO_SUFFIXES and not self.root.is_dir():
+            if len(streams) != 1 or len(inputs) != 1:
+                raise ValueError(
+                    f"--draw {target}: a video file name takes exactly one video or camera "
+                    "input; give a folder to draw several inputs"
+                )
+            self._file = True
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+        elif self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"--draw {target}: expected a folder (or a .mp4/.avi file name)")
+
+    def _unique(self, path: Path) -> Path:
+        candidate, n = path, 1
+        while candidate in self._used:
+            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+            n += 1
+        self._used.add(candidate)
+        return candidate
+
+    def image_path(self, image: Path) -> Path | None:
+        if self.root is None:
+            return None
+        suffix = ".png" if image.suffix.lower() == ".png" else ".jpg"
+        return self._unique(self.root / f"{image.stem}{suffix}")
+
+    def video_path(self, item: _Input) -> Path | None:
+        if self.root is None:
+            return None
+        if self._file:
+            return self.root
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self._unique(self.root / f"{item.stem}.mp4")
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What a run carries from input to input."""
+
+    args: argparse.Namespace
+    est: Estimator
+    writer: RecordWriter | None
+    overlays: _Overlays
+    coco_ids: bool
+    show_progress: bool
+    summary: bool
+    failures: int = 0
+
+    def report(self, message: str) -> None:
+        """An input problem, on stderr (without breaking a progress bar)."""
+        self.failures += 1
+        tqdm.write(f"xpose predict: {message}", file=sys.stderr)
+
+    def say(self, message: str) -> None:
+        """A summary line, on stdout."""
+        if self.summary:
+            tqdm.write(message, file=sys.stdout)
+
+    def record(
+        self,
+        poses: Poses,
+        source: str,
+        image: np.ndarray,
+        frame: int = 0,
+        timestamp: float | None = None,
+        image_id: int | None = None,
+    ) -> None:
+        if self.writer is None:
+            return
+        rec = build_record(
+            poses,
+            source=source,
+            width=image.shape[1],
+            height=image.shape[0],
+            model=self.est.spec.name,
+            backend=self.est.backend_name,
+            precision=self.est.precision,
+            frame=frame,
+            timestamp=timestamp,
+        )
+        self.writer.write(rec, image_id if self.coco_ids else None)
+
+    def select(self, poses: Poses) -> Poses:
+        """Apply ``--min-pose-score`` and ``--max-poses`` (the best-scoring people kept)."""
+        keep = np.ones(len(poses), bool)
+        if self.args.min_pose_score is not None:
+            keep &= poses.score >= self.args.min_pose_score
+        if self.args.max_poses is not None and keep.sum() > self.args.max_poses:
+            order = np.argsort(-np.where(keep, poses.score, -np.inf), kind="stable")
+            keep[:] = False
+            keep[order[: self.args.max_poses]] = True
+        return poses if keep.all() else poses[np.flatnonzero(keep)]
+
+
+def _people(poses: Poses) -> str:
+    if not len(poses):
+        return "no people"
+    scores = " ".join(f"{s:.2f}" for s in poses.score)
+    return f"{len(poses)} {'person' if len(poses) == 1 else 'people'} (pose score {scores})"
+
+
+def _run_images(run: _Run, images: list[Path]) -> None:
+    bar = tqdm(
+        total=len(images),
+        unit="img",
+        desc="images",
+        file=sys.stderr,
+        disable=not run.show_progress or len(images) < 2,
+        dynamic_ncols=True,
+    )
+    with bar:
+        for path in images:
+            try:
+                image = to_rgb_uint8(path)
+            except (OSError, ValueError) as err:
+                run.report(f"skipped {path}: {err}")
+                bar.update()
+                continue
+            poses = run.select(run.est.predict(image))
+            run.record(poses, str(path), image, image_id=coco_image_id(path))
+            target = run.overlays.image_path(path)
+            if target is not None:
+                write_image(target, draw_poses(image, poses, run.args.threshold))
+            run.say(f"{path}: {image.shape[1]}x{image.shape[0]}, {_people(poses)}")
+            bar.update()
+
+
+def _run_stream(run: _Run, item: _Input) -> None:
+    """One video or camera: track through every frame."""
+    try:
+        reader = FrameSource(item.camera if item.path is None else item.path)
+    except (OSError, ValueError) as err:
+        run.report(f"skipped {item.name}: {err}")
+        return
+    frames = run.est.track_frames(
+        reader, smooth=not run.args.no_smooth, tracker=run.args.tracker or "auto"
+    )
+    draw_target = run.overlays.video_path(item)
+    video = None if draw_target is None else VideoWriter(draw_target, fps=reader.fps)
+    count = people = 0
+    tracks: set[int] = set()
+    bar = tqdm(
+        total=reader.frame_count,
+        unit="frame",
+        desc=item.stem,
+        file=sys.stderr,
+        disable=not run.show_progress,
+        dynamic_ncols=True,
+    )
+    try:
+        with contextlib.closing(frames), bar:
+            for index, timestamp, frame, found in frames:
+                poses = run.select(found)
+                run.record(poses, item.name, frame, frame=index, timestamp=timestamp)
+                if video is not None:
+                    video.write(draw_poses(frame, poses, run.args.threshold))
+                count += 1
+                people += len(poses)
+                tracks.update(int(t) for t in poses.track_ids if t >= 0)
+                bar.update()
+    except BaseException as err:
+        # Ctrl-C keeps the annotated frames so far, as it keeps the records; errors do not.
+        if video is not None:
+            if isinstance(err, KeyboardInterrupt):
+                video.close()
+            else:
+                video.abort()
+        raise
+    if video is not None:
+        video.close()
+    if count == 0:
+        run.report(f"{item.name}: no frame could be read")
+        return
+    tracked = f", {len(tracks)} track(s)" if tracks else ""
+    run.say(f"{item.name}: {count} frames, {people / count:.1f} people per frame{tracked}")
+
+
+def _load(args: argparse.Namespace) -> Estimator:
+    """Load the model with the options the command line asks for."""
+    est = xpose.load(
+        args.model, args.backend, args.precision, store=args.store, threads=args.threads
+    )
+    wanted: dict[str, Any] = {}
+    if args.multi_pose:
+        if "multi_pose" not in est.options:
+            est.close()
+            raise ValueError(
+                f"--multi-pose applies to posenet only; {est.spec.name} "
+                f"{'always finds several people' if est.multi_person else 'finds one person'}"
+            )
+        wanted["multi_pose"] = True
+    if args.max_poses is not None and "max_poses" in est.options:
+        wanted["max_poses"] = args.max_poses
+    if args.min_pose_score is not None:
+        for key in ("min_pose_score", "score_threshold"):
+            if key in est.options:
+                wanted[key] = args.min_pose_score
+                break
+    if not wanted:
+        return est
+    try:
+        return Estimator(est.backend, spec=est.spec, precision=est.precision, **wanted)
+    except (ValueError, TypeError):
+        est.close()
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
-    raise RuntimeError("xpose predict is not available yet")
+    if not args.inputs and args.camera is None:
+        raise ValueError("nothing to read: give image, folder or video INPUTs, or --camera N")
+    inputs, problems = _collect(args.inputs, args.camera)
+    overlays = _Overlays(args.draw, inputs)
+    to_stdout = args.out == "-"
+    coco_ids = args.format == "coco" and _all_coco_named(inputs)
+    est = _load(args)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(est)
+        writer = (
+            None if args.out is None else stack.enter_context(open_writer(args.out, args.format))
+        )
+        state = _Run(
+            args=args,
+            est=est,
+            writer=writer,
+            overlays=overlays,
+            coco_ids=coco_ids,
+            show_progress=not args.quiet and sys.stderr.isatty(),
+            summary=args.out is None and not args.quiet,
+        )
+        for problem in problems:
+            state.report(problem)
+        for kind, group in _groups(inputs):
+            if kind == "image":
+                _run_images(state, [item.path for item in group if item.path is not None])
+            else:
+                for item in group:
+                    _run_stream(state, item)
+        if writer is not None and not to_stdout and not args.quiet:
+            print(f"xpose predict: {writer.records} record(s) -> {args.out}", file=sys.stderr)
+    if state.failures:
+        print(f"xpose predict: {state.failures} input(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _all_coco_named(inputs: list[_Input]) -> bool:
+    """Whether every input is an image with a distinct COCO-style numeric file name."""
+    ids = [coco_image_id(i.path) if i.kind == "image" and i.path else None for i in inputs]
+    return bool(ids) and None not in ids and len(set(ids)) == len(ids)
+
+
+def _groups(inputs: list[_Input]) -> Iterator[tuple[str, list[_Input]]]:
+    """Consecutive images grouped (one progress bar each); videos and cameras one by one."""
+    group: list[_Input] = []
+    for item in inputs:
+        if item.kind == "image":
+            group.append(item)
+            continue
+        if group:
+            yield "image", group
+            group = []
+        yield item.kind, [item]
+    if group:
+        yield "image", group

@@ -1,0 +1,205 @@
+"""Tests of :meth:`xpose.Estimator.track` and :meth:`~xpose.Estimator.track_frames`.
+
+The plumbing tests (order, early close, eager errors, tracker choice) use a fake backend and run
+everywhere. Tests on real models need the converted files in the model store (``$XPOSE_HOME``)
+and skip with "run `xpose convert` first" otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import xpose
+from xpose import store as xstore
+from xpose.backends import TensorInfo
+from xpose.estimator import Estimator
+from xpose.results import Poses
+from xpose.tracking import IoUTracker, OKSTracker
+from xpose.video import FrameSource
+
+DATA = Path(__file__).parent / "data"
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _require(model: str, precision: str = "fp32") -> None:
+    try:
+        xstore.locate(model, precision, "onnx")
+    except FileNotFoundError as err:
+        pytest.skip(f"run `xpose convert` first: {err}")
+
+
+# --- a fake single-pose MoveNet (no model files) ----------------------------------------------
+
+
+class _FakeLightning:
+    """TF Hub's Lightning tensors; returns one fixed pose and counts its runs."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.path = Path("fake-lightning.tflite")
+        self.inputs = (TensorInfo("input", (1, 192, 192, 3), np.dtype(np.uint8)),)
+        self.outputs = (TensorInfo("keypoints", (1, 1, 17, 3), np.dtype(np.float32)),)
+        self.runs = 0
+        self.closed = False
+        grid = np.linspace(0.3, 0.7, 17, dtype=np.float32)
+        self._raw = np.stack([grid, grid[::-1], np.full(17, 0.9, np.float32)], axis=1)
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.runs += 1
+        return {"keypoints": self._raw.reshape(1, 1, 17, 3)}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake() -> Estimator:
+    return Estimator(_FakeLightning())
+
+
+def _frames(n: int, h: int = 96, w: int = 128) -> list[np.ndarray]:
+    """``n`` RGB crops of the astronaut photo, sliding right by 3 px per frame."""
+    rgb = _rgb(DATA / "astronaut.png")
+    return [np.ascontiguousarray(rgb[80 : 80 + h, 40 + 3 * i : 40 + 3 * i + w]) for i in range(n)]
+
+
+def test_track_iterable_in_order(fake: Estimator) -> None:
+    frames = _frames(7)
+    out = list(fake.track(frames))
+    assert [i for i, _ in out] == list(range(7))
+    assert all(isinstance(p, Poses) and len(p) == 1 for _, p in out)
+    # single-pose models follow their person by cropping; no tracker, so no ids
+    assert all(p.track_ids.tolist() == [-1] for _, p in out)
+    assert fake.backend.runs == 7
+
+
+def test_track_frames_gives_frames_and_timestamps(fake: Estimator) -> None:
+    frames = _frames(4)
+    out = list(fake.track_frames(frames, fps=10.0, smooth=False))
+    assert [i for i, _, _, _ in out] == [0, 1, 2, 3]
+    np.testing.assert_allclose([t for _, t, _, _ in out], [0.0, 0.1, 0.2, 0.3])
+    for (_, _, frame, _), want in zip(out, frames, strict=True):
+        np.testing.assert_array_equal(frame, want)
+
+
+def test_track_named_tracker_gives_ids(fake: Estimator) -> None:
+    ids = [p.track_ids.tolist() for _, p in fake.track(_frames(5), tracker="iou")]
+    assert ids == [[0]] * 5
+    ids = [p.track_ids.tolist() for _, p in fake.track(_frames(5), tracker=OKSTracker())]
+    assert ids == [[0]] * 5
+
+
+def test_track_closes_source_when_closed_early(fake: Estimator) -> None:
+    reader = FrameSource(_frames(20), queue_size=2)
+    gen = fake.track(reader)
+    for index, _ in gen:
+        if index == 2:
+            break
+    gen.close()
+    assert reader.closed
+    assert fake.backend.runs == 3
+
+
+def test_track_video_file_and_early_close(fake: Estimator, tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (128, 96))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write .avi")
+    for rgb in _frames(10):
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    out = list(fake.track_frames(path, smooth=False))
+    assert [i for i, _, _, _ in out] == list(range(10))
+    np.testing.assert_allclose([t for _, t, _, _ in out], np.arange(10) / 20.0, atol=1e-3)
+    assert out[0][2].shape == (96, 128, 3)
+
+    reader = FrameSource(path)
+    gen = fake.track(reader)
+    assert next(gen)[0] == 0
+    gen.close()
+    assert reader.closed
+
+
+def test_track_errors_are_raised_at_the_call(fake: Estimator, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="video not found"):
+        fake.track(tmp_path / "missing.mp4")
+    with pytest.raises(ValueError, match="unknown tracker 'sort'"):
+        fake.track(_frames(2), tracker="sort")
+    with pytest.raises(ValueError, match="min_cutoff"):
+        fake.track(_frames(2), smoother_options={"min_cutoff": 0.0})
+    with pytest.raises(TypeError, match="update"):
+        fake.track(_frames(2), tracker=object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fps"):
+        fake.track(FrameSource(_frames(2)), fps=10.0)
+
+
+def test_track_default_tracker_follows_the_model(fake: Estimator) -> None:
+    assert not fake.multi_person
+    assert fake._make_tracker("auto", 30) is None
+    assert isinstance(fake._make_tracker("iou", 5), IoUTracker)
+    assert fake._make_tracker("none", 30) is None
+
+
+# --- real models ------------------------------------------------------------------------------
+
+
+def test_track_multipose_on_iterable() -> None:
+    _require("movenet-multipose")
+    with xpose.load("movenet-multipose") as est:
+        assert est.multi_person
+        out = list(est.track(_frames(6, 256, 256)))
+    assert [i for i, _ in out] == list(range(6))
+    ids = [p.track_ids.tolist() for _, p in out]
+    assert all(len(i) >= 1 and min(i) >= 0 for i in ids), ids
+    assert ids[0][0] == 0 and all(0 in i for i in ids), "the one person keeps id 0"
+
+
+def _shaken(
+    image: np.ndarray, n: int, seed: int, sigma: float
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """``n`` frames of ``image`` shifted by a known random sub-pixel path, with sensor noise.
+
+    Returns the frames and the path ``(n, 2)`` (x, y shift in pixels; frame 0 unshifted).
+    """
+    rng = np.random.default_rng(seed)
+    path = rng.uniform(-0.5, 0.5, (n, 2))
+    path[0] = 0.0
+    h, w = image.shape[:2]
+    frames = []
+    for dx, dy in path:
+        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+        moved = cv2.warpAffine(
+            image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        ).astype(np.float32)
+        moved += rng.normal(0.0, sigma, moved.shape)
+        frames.append(np.clip(moved, 0, 255).astype(np.uint8))
+    return frames, path
+
+
+def test_smoothing_lowers_keypoint_error_against_known_motion() -> None:
+    """A still person filmed with camera shake and sensor noise: smoothed keypoints follow the
+    known motion better than raw ones (errors against frame 0's detection moved by the path)."""
+    _require("movenet-lightning")
+    image = cv2.resize(_rgb(DATA / "camera.png"), (256, 256), interpolation=cv2.INTER_AREA)
+    frames, path = _shaken(image, 30, seed=0, sigma=8.0)
+    errors = {}
+    with xpose.load("movenet-lightning") as est:
+        for smooth in (False, True):
+            poses = [p for _, p in est.track(frames, smooth=smooth)]
+            kp = np.stack([p.keypoints[0] for p in poses]).astype(np.float64)
+            first = poses[0]
+            confident = first.scores[0] > 0.3
+            assert confident.sum() >= 8
+            expected = first.keypoints[0][None, confident] + (path[:, None, :] - path[0])
+            errors[smooth] = float(np.linalg.norm(kp[1:, confident] - expected[1:], axis=-1).mean())
+    # Both runs share frame 0 (the smoother passes the first frame through unchanged).
+    assert errors[True] < 0.9 * errors[False], errors

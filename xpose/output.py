@@ -1,0 +1,385 @@
+"""Result records and the files they go to: JSON Lines, COCO keypoint results, overlay images.
+
+One *record* describes the poses found in one image or one video frame; its fields are listed
+in :data:`RECORD_FIELDS` and documented in ``docs/output-schema.md`` (with a JSON Schema in
+``xpose/data/record.schema.json``). :func:`build_record` makes one from a
+:class:`~xpose.results.Poses`; :class:`JsonLinesWriter` and :class:`CocoWriter` write records
+crash-safely: to a hidden temporary file beside the target that :meth:`~RecordWriter.close`
+renames into place, so the target only ever holds a complete, valid file.
+
+>>> rec = build_record(poses, source="a.jpg", width=640, height=480,  # doctest: +SKIP
+...                    model="movenet-lightning", backend="onnxruntime", precision="fp32")
+>>> with open_writer("out.jsonl", "jsonl") as out:  # doctest: +SKIP
+...     out.write(rec)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from xpose.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
+from xpose.results import Poses
+
+__all__ = [
+    "FORMATS",
+    "POSE_FIELDS",
+    "RECORD_FIELDS",
+    "SCHEMA_VERSION",
+    "CocoWriter",
+    "JsonLinesWriter",
+    "RecordWriter",
+    "build_record",
+    "coco_entries",
+    "coco_image_id",
+    "open_writer",
+    "write_image",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the record layout, written as each record's ``"schema"`` field.
+SCHEMA_VERSION = 1
+
+#: Record field -> the JSON types it may hold (``"null"`` where it may be missing).
+RECORD_FIELDS: dict[str, tuple[str, ...]] = {
+    "schema": ("integer",),
+    "source": ("string",),
+    "frame": ("integer",),
+    "timestamp": ("number", "null"),
+    "width": ("integer",),
+    "height": ("integer",),
+    "model": ("string",),
+    "backend": ("string",),
+    "precision": ("string", "null"),
+    "poses": ("array",),
+}
+
+#: Field -> JSON types of each entry of a record's ``"poses"``.
+POSE_FIELDS: dict[str, tuple[str, ...]] = {
+    "score": ("number",),
+    "box": ("array",),
+    "track_id": ("integer", "null"),
+    "keypoints": ("array",),
+}
+
+#: Field -> JSON types of each of a pose's 17 ``"keypoints"``.
+KEYPOINT_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("string",),
+    "x": ("number", "null"),
+    "y": ("number", "null"),
+    "score": ("number",),
+}
+
+#: Output formats: ``jsonl`` (one record per line) and ``coco`` (a COCO keypoint results list).
+FORMATS: tuple[str, ...] = ("jsonl", "coco")
+
+#: Decimals kept for pixel coordinates and for scores.
+_XY_DECIMALS = 2
+_SCORE_DECIMALS = 4
+
+_COCO_NAME = re.compile(r"^(?:COCO_[a-z]+\d*_)?(\d+)$")
+
+
+def _number(value: float, decimals: int) -> float | None:
+    """``value`` rounded, or ``None`` when it is not finite (JSON has no NaN or infinity)."""
+    v = float(value)
+    return round(v, decimals) if math.isfinite(v) else None
+
+
+def build_record(
+    poses: Poses,
+    *,
+    source: str,
+    width: int,
+    height: int,
+    model: str,
+    backend: str,
+    precision: str | None,
+    frame: int = 0,
+    timestamp: float | None = None,
+) -> dict[str, Any]:
+    """The record of one image or video frame (see ``docs/output-schema.md``).
+
+    Args:
+        poses: the poses found, keypoints x, y in pixels of the image.
+        source: where the image came from (a file path, or ``camera:<index>``).
+        width, height: the image's size in pixels.
+        model, backend, precision: what found the poses (``precision`` ``None`` if unknown).
+        frame: the frame's index from 0 in a video; 0 for a still image.
+        timestamp: the frame's time in seconds in a video; ``None`` for a still image.
+
+    Returns:
+        A JSON-ready dict; coordinates rounded to 2 decimals, scores to 4, non-finite
+        coordinates as ``None``, ``track_id`` ``None`` where untracked.
+    """
+    people = []
+    for i in range(len(poses)):
+        tid = int(poses.track_ids[i])
+        people.append(
+            {
+                "score": _number(poses.score[i], _SCORE_DECIMALS) or 0.0,
+                "box": [_number(v, _XY_DECIMALS) for v in poses.boxes[i]],
+                "track_id": tid if tid >= 0 else None,
+                "keypoints": [
+                    {
+                        "name": KEYPOINT_NAMES[k],
+                        "x": _number(poses.keypoints[i, k, 0], _XY_DECIMALS),
+                        "y": _number(poses.keypoints[i, k, 1], _XY_DECIMALS),
+                        "score": _number(poses.scores[i, k], _SCORE_DECIMALS) or 0.0,
+                    }
+                    for k in range(NUM_KEYPOINTS)
+                ],
+            }
+        )
+    return {
+        "schema": SCHEMA_VERSION,
+        "source": str(source),
+        "frame": int(frame),
+        "timestamp": None if timestamp is None else _number(timestamp, 6),
+        "width": int(width),
+        "height": int(height),
+        "model": str(model),
+        "backend": str(backend),
+        "precision": None if precision is None else str(precision),
+        "poses": people,
+    }
+
+
+def coco_image_id(source: str | os.PathLike[str]) -> int | None:
+    """The COCO image id in a COCO-style file name (``000000000785.jpg`` -> 785), else ``None``.
+
+    ``COCO_val2014_000000000785.jpg`` style names are recognized too.
+    """
+    match = _COCO_NAME.match(Path(source).stem)
+    return int(match.group(1)) if match else None
+
+
+def coco_entries(
+    record: dict[str, Any], image_id: int, category_id: int = 1
+) -> list[dict[str, Any]]:
+    """COCO keypoint *results* (one per person) of a record, as pycocotools' ``loadRes`` reads.
+
+    Each entry: ``image_id``, ``category_id``, ``keypoints`` (51 numbers: x, y, score for the
+    17 keypoints; a non-finite coordinate becomes 0 with score 0) and ``score`` (the pose's).
+    """
+    out = []
+    for person in record["poses"]:
+        flat: list[float] = []
+        for kp in person["keypoints"]:
+            if kp["x"] is None or kp["y"] is None:
+                flat += [0.0, 0.0, 0.0]
+            else:
+                flat += [kp["x"], kp["y"], kp["score"]]
+        out.append(
+            {
+                "image_id": int(image_id),
+                "category_id": int(category_id),
+                "keypoints": flat,
+                "score": person["score"],
+            }
+        )
+    return out
+
+
+class RecordWriter:
+    """Writes records to a file crash-safely, or to standard output (path ``"-"``).
+
+    A file is written to a hidden temporary file in the target's folder (created if needed)
+    and renamed onto the target by :meth:`close`; :meth:`abort` deletes it instead, leaving
+    any earlier target untouched. As a context manager it closes (keeping every record
+    written) on success and on ``KeyboardInterrupt``, and aborts on any other exception.
+
+    Args:
+        path: the target file, or ``"-"`` for standard output.
+        stream: the text stream used for ``"-"`` (default ``sys.stdout``).
+
+    Attributes:
+        records: how many records were written.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, stream: IO[str] | None = None) -> None:
+        self.path: Path | None = None if os.fspath(path) == "-" else Path(path)
+        self.records = 0
+        self._tmp: Path | None = None
+        self._closed = False
+        if self.path is None:
+            self._out: IO[str] = stream if stream is not None else sys.stdout
+        else:
+            if self.path.is_dir():
+                raise ValueError(f"cannot write {self.path}: it is a folder, expected a file name")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
+            self._tmp = Path(tmp)
+            _make_readable(self._tmp)
+            self._out = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self._start()
+
+    @property
+    def name(self) -> str:
+        """The target's path, or ``<stdout>``."""
+        return "<stdout>" if self.path is None else str(self.path)
+
+    def _start(self) -> None:
+        """Write what comes before the first record."""
+
+    def _finish(self) -> None:
+        """Write what comes after the last record."""
+
+    def _emit(self, record: dict[str, Any], image_id: int) -> None:
+        raise NotImplementedError
+
+    def write(self, record: dict[str, Any], image_id: int | None = None) -> None:
+        """Append one record (see :func:`build_record`).
+
+        ``image_id`` is the COCO image id (used by :class:`CocoWriter`); default the running
+        index of the record from 0.
+        """
+        if self._closed:
+            raise ValueError(f"the writer for {self.name} is closed")
+        self._emit(record, self.records if image_id is None else int(image_id))
+        self.records += 1
+        self._out.flush()
+
+    def close(self) -> None:
+        """Finish the output validly and, for a file, rename it onto the target."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._finish()
+            self._out.flush()
+        finally:
+            if self._tmp is not None:
+                self._out.close()
+        if self._tmp is not None and self.path is not None:
+            try:
+                os.replace(self._tmp, self.path)
+            except OSError:
+                self._tmp.unlink(missing_ok=True)
+                raise
+            self._tmp = None
+
+    def abort(self) -> None:
+        """Stop and delete the temporary file; the target is left as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tmp is not None:
+            self._out.close()
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+        else:
+            self._out.flush()
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, records={self.records})"
+
+
+def _make_readable(path: Path) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the mode a new file would get (0666 less umask)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+
+class JsonLinesWriter(RecordWriter):
+    """JSON Lines: one record per line, each line written whole."""
+
+    def _emit(self, record: dict[str, Any], image_id: int) -> None:
+        self._out.write(_dumps(record) + "\n")
+
+
+class CocoWriter(RecordWriter):
+    """A COCO keypoint results file: one JSON list of :func:`coco_entries` of every record.
+
+    The list is streamed (``[`` first, ``]`` on :meth:`close`), so an interrupted run still
+    leaves a valid list of the entries written so far.
+    """
+
+    def _start(self) -> None:
+        self._entries = 0
+        self._out.write("[")
+
+    def _emit(self, record: dict[str, Any], image_id: int) -> None:
+        for entry in coco_entries(record, image_id):
+            self._out.write(("," if self._entries else "") + "\n" + _dumps(entry))
+            self._entries += 1
+
+    def _finish(self) -> None:
+        self._out.write("\n]\n")
+
+
+_WRITERS: dict[str, type[RecordWriter]] = {"jsonl": JsonLinesWriter, "coco": CocoWriter}
+
+
+def open_writer(
+    path: str | os.PathLike[str], fmt: str = "jsonl", *, stream: IO[str] | None = None
+) -> RecordWriter:
+    """A :class:`RecordWriter` for ``fmt`` (``"jsonl"`` or ``"coco"``) to ``path`` or ``"-"``.
+
+    Raises:
+        ValueError: an unknown format (the message lists the valid ones), or a folder as path.
+    """
+    try:
+        cls = _WRITERS[fmt]
+    except KeyError:
+        raise ValueError(
+            f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}"
+        ) from None
+    return cls(path, stream=stream)
+
+
+def write_image(path: str | os.PathLike[str], image_rgb: npt.NDArray[np.uint8]) -> Path:
+    """Save an RGB image atomically (temporary file, then rename); the format follows the suffix.
+
+    Raises:
+        ValueError: OpenCV cannot encode that format.
+    """
+    target = Path(path)
+    ok, data = cv2.imencode(target.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"cannot write {target}: OpenCV cannot encode {target.suffix!r} images")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        _make_readable(Path(tmp))
+        with open(fd, "wb") as f:
+            f.write(data.tobytes())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
