@@ -50,6 +50,8 @@ VIDEO_EXTENSIONS: frozenset[str] = frozenset(
     | {".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".gif", ".mjpeg", ".mjpg", ".h264", ".hevc"}
 )
 
+#: Suffixes ``--draw`` treats as an overlay picture file name (for one image input).
+_DRAW_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: Suffixes ``--draw`` treats as an annotated-video file name (anything else: a folder).
 _DRAW_VIDEO_SUFFIXES = (".mp4", ".avi")
 
@@ -225,8 +227,19 @@ class _Overlays:
                 )
             self._file = True
             self.root.parent.mkdir(parents=True, exist_ok=True)
+        elif self.root.suffix.lower() in _DRAW_IMAGE_SUFFIXES and not self.root.is_dir():
+            if len(inputs) != 1 or streams:
+                raise ValueError(
+                    f"--draw {target}: an image file name takes exactly one image input; "
+                    "give a folder to draw several inputs"
+                )
+            self._file = True
+            self.root.parent.mkdir(parents=True, exist_ok=True)
         elif self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"--draw {target}: expected a folder (or a .mp4/.avi file name)")
+            raise ValueError(
+                f"--draw {target}: expected a folder, an image file name (one image input) "
+                "or a .mp4/.avi file name (one video input)"
+            )
 
     def _unique(self, path: Path) -> Path:
         candidate, n = path, 1
@@ -239,6 +252,8 @@ class _Overlays:
     def image_path(self, image: Path) -> Path | None:
         if self.root is None:
             return None
+        if self._file:
+            return self.root
         suffix = ".png" if image.suffix.lower() == ".png" else ".jpg"
         return self._unique(self.root / f"{image.stem}{suffix}")
 
