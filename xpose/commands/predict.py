@@ -146,6 +146,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not smooth keypoints over time in videos (images are never smoothed)",
     )
+    engine = p.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: a pool of Ray actors (pip install "
+        "'xpose[ray]'; docs/distributed.md). Both write the same records; ray sorts them by "
+        "(source, frame) and restarts video mode every --chunk-frames frames",
+    )
+    engine.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="ray: the cluster to join ('auto', 'ray://host:10001'); default a local Ray",
+    )
+    engine.add_argument(
+        "--actors", type=_positive, metavar="N", help="ray: actors, one model each (default 2)"
+    )
+    engine.add_argument(
+        "--threads-per-actor",
+        type=_positive,
+        metavar="N",
+        help="ray: runtime threads and CPUs per actor (default 1)",
+    )
+    engine.add_argument(
+        "--chunk-frames",
+        type=int,
+        metavar="N",
+        help="ray: frames per video task (default 300; 0: one task per video, exactly the "
+        "local engine's records)",
+    )
+    engine.add_argument(
+        "--ship-model",
+        action="store_true",
+        help="ray: send the model file through Ray's object store (for clusters whose nodes "
+        "do not see the model store)",
+    )
     p.set_defaults(run=run)
 
 
@@ -318,14 +354,24 @@ class _Run:
 
     def select(self, poses: Poses) -> Poses:
         """Apply ``--min-pose-score`` and ``--max-poses`` (the best-scoring people kept)."""
-        keep = np.ones(len(poses), bool)
-        if self.args.min_pose_score is not None:
-            keep &= poses.score >= self.args.min_pose_score
-        if self.args.max_poses is not None and keep.sum() > self.args.max_poses:
-            order = np.argsort(-np.where(keep, poses.score, -np.inf), kind="stable")
-            keep[:] = False
-            keep[order[: self.args.max_poses]] = True
-        return poses if keep.all() else poses[np.flatnonzero(keep)]
+        return select_poses(poses, self.args.min_pose_score, self.args.max_poses)
+
+
+def select_poses(
+    poses: Poses, min_pose_score: float | None = None, max_poses: int | None = None
+) -> Poses:
+    """Keep the people scoring at least ``min_pose_score``, at most ``max_poses`` of the best.
+
+    The selection ``--min-pose-score`` and ``--max-poses`` apply after the model.
+    """
+    keep = np.ones(len(poses), bool)
+    if min_pose_score is not None:
+        keep &= poses.score >= min_pose_score
+    if max_poses is not None and keep.sum() > max_poses:
+        order = np.argsort(-np.where(keep, poses.score, -np.inf), kind="stable")
+        keep[:] = False
+        keep[order[:max_poses]] = True
+    return poses if keep.all() else poses[np.flatnonzero(keep)]
 
 
 def _people(poses: Poses) -> str:
@@ -416,10 +462,25 @@ def _load(args: argparse.Namespace) -> Estimator:
     est = xpose.load(
         args.model, args.backend, args.precision, store=args.store, threads=args.threads
     )
+    try:
+        wanted = _model_options(args, est)
+    except ValueError:
+        est.close()
+        raise
+    if not wanted:
+        return est
+    try:
+        return Estimator(est.backend, spec=est.spec, precision=est.precision, **wanted)
+    except (ValueError, TypeError):
+        est.close()
+        raise
+
+
+def _model_options(args: argparse.Namespace, est: Estimator) -> dict[str, Any]:
+    """The model options the command line asks for, given the loaded model's options."""
     wanted: dict[str, Any] = {}
     if args.multi_pose:
         if "multi_pose" not in est.options:
-            est.close()
             raise ValueError(
                 f"--multi-pose applies to posenet only; {est.spec.name} "
                 f"{'always finds several people' if est.multi_person else 'finds one person'}"
@@ -432,18 +493,15 @@ def _load(args: argparse.Namespace) -> Estimator:
             if key in est.options:
                 wanted[key] = args.min_pose_score
                 break
-    if not wanted:
-        return est
-    try:
-        return Estimator(est.backend, spec=est.spec, precision=est.precision, **wanted)
-    except (ValueError, TypeError):
-        est.close()
-        raise
+    return wanted
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.inputs and args.camera is None:
         raise ValueError("nothing to read: give image, folder or video INPUTs, or --camera N")
+    if getattr(args, "engine", "local") == "ray":
+        return _run_ray(args)
+    _check_local_only(args)
     inputs, problems = _collect(args.inputs, args.camera)
     overlays = _Overlays(args.draw, inputs)
     to_stdout = args.out == "-"
@@ -498,3 +556,127 @@ def _groups(inputs: list[_Input]) -> Iterator[tuple[str, list[_Input]]]:
         yield item.kind, [item]
     if group:
         yield "image", group
+
+
+# --- the Ray engine ---------------------------------------------------------------------------
+
+#: Options that only the Ray engine reads.
+_RAY_ONLY = ("address", "actors", "threads_per_actor", "chunk_frames")
+
+
+def _check_local_only(args: argparse.Namespace) -> None:
+    given = [n for n in _RAY_ONLY if getattr(args, n, None) is not None]
+    if getattr(args, "ship_model", False):
+        given.append("ship_model")
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise ValueError(f"{flags}: only with --engine ray")
+
+
+def _run_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: the same records, computed by a pool of Ray actors, sorted."""
+    for flag, value in (("--camera", args.camera), ("--draw", args.draw)):
+        if value is not None:
+            raise ValueError(f"{flag} is not supported with --engine ray; use --engine local")
+    if args.chunk_frames is not None and args.chunk_frames < 0:
+        raise ValueError(f"--chunk-frames: expected an integer >= 0, got {args.chunk_frames}")
+    import functools
+    import logging
+    import os
+
+    from xpose import distributed  # raises MissingExtraError naming xpose[ray]
+    from xpose.distributed import ray
+
+    actors = args.actors or 2
+    threads = args.threads_per_actor or 1
+    est = xpose.load(args.model, args.backend, args.precision, store=args.store, threads=1)
+    with est:
+        options = _model_options(args, est)
+    pose_filter = None
+    if args.min_pose_score is not None or args.max_poses is not None:
+        pose_filter = functools.partial(
+            select_poses, min_pose_score=args.min_pose_score, max_poses=args.max_poses
+        )
+    chunk: int | None = args.chunk_frames or None  # 0: one task per video
+    if args.chunk_frames is None:
+        chunk = distributed.DEFAULT_CHUNK_FRAMES
+    started = False
+    if not ray.is_initialized():
+        init: dict[str, Any] = {
+            "include_dashboard": False,
+            "logging_level": logging.WARNING,
+            "log_to_driver": False,
+        }
+        if args.address:
+            init["address"] = args.address
+        else:
+            init["num_cpus"] = max(os.cpu_count() or 1, actors * threads)
+        ray.init(**init)
+        started = True
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = not args.quiet and sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        dataset = distributed.predict_dataset(
+            args.inputs,
+            args.model,
+            args.backend,
+            args.precision,
+            store=args.store,
+            actors=actors,
+            threads_per_actor=threads,
+            chunk_frames=chunk,
+            smooth=not args.no_smooth,
+            tracker=args.tracker or "auto",
+            pose_filter=pose_filter,
+            ship_model=args.ship_model,
+            **options,
+        )
+        records, errors = distributed.gather(dataset)
+    finally:
+        if started:
+            ray.shutdown()
+    for error in errors:
+        print(f"xpose predict: skipped {error['source']}: {error['error']}", file=sys.stderr)
+    if args.out is not None:
+        images = all(r["timestamp"] is None for r in records)
+        ids = [coco_image_id(r["source"]) for r in records]
+        coco_ids = (
+            args.format == "coco" and images and None not in ids and len(set(ids)) == len(ids)
+        )
+        with open_writer(args.out, args.format) as writer:
+            for record, image_id in zip(records, ids):
+                writer.write(record, image_id if coco_ids else None)
+        if args.out != "-" and not args.quiet:
+            print(f"xpose predict: {writer.records} record(s) -> {args.out}", file=sys.stderr)
+    elif not args.quiet:
+        for line in _summaries(records):
+            print(line)
+    if errors:
+        print(f"xpose predict: {len(errors)} input(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _summaries(records: list[dict[str, Any]]) -> Iterator[str]:
+    """The local engine's summary lines, from sorted records (one per image or video)."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_source.setdefault(record["source"], []).append(record)
+    for source, group in by_source.items():
+        if len(group) == 1 and group[0]["timestamp"] is None:
+            rec = group[0]
+            people = rec["poses"]
+            found = (
+                f"{len(people)} {'person' if len(people) == 1 else 'people'} (pose score "
+                + " ".join(f"{p['score']:.2f}" for p in people)
+                + ")"
+                if people
+                else "no people"
+            )
+            yield f"{source}: {rec['width']}x{rec['height']}, {found}"
+            continue
+        people = sum(len(r["poses"]) for r in group)
+        tracks = {p["track_id"] for r in group for p in r["poses"] if p["track_id"] is not None}
+        tracked = f", {len(tracks)} track(s)" if tracks else ""
+        yield f"{source}: {len(group)} frames, {people / len(group):.1f} people per frame{tracked}"
