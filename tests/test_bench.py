@@ -1,0 +1,178 @@
+"""Tests of :mod:`xpose.bench` and ``xpose bench``: table shape and contents, never timings.
+
+They need the converted store (``$XPOSE_HOME``); without it they skip with
+"run `xpose convert` first".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpose import store as _store
+from xpose.bench import (
+    BENCH_IMAGE_SIZE,
+    BenchResult,
+    bench_image,
+    cpu_name,
+    prepared_feeds,
+    run_bench,
+    versions,
+)
+from xpose.cli import main
+
+MODEL = "movenet-lightning"
+BACKENDS = ("onnxruntime", "tflite")
+
+
+def _need(model: str, precision: str, formats: tuple[str, ...] = ("onnx", "tflite")) -> None:
+    """Skip unless the store holds ``model`` at ``precision`` in every format."""
+    for fmt in formats:
+        try:
+            _store.locate(model, precision, fmt)
+        except FileNotFoundError as err:
+            pytest.skip(f"run `xpose convert` first: {err}")
+    pytest.importorskip("ai_edge_litert", reason="the tflite backend needs xpose[tflite]")
+
+
+@pytest.fixture(scope="module")
+def result() -> BenchResult:
+    _need(MODEL, "fp32")
+    return run_bench(models=[MODEL], precisions=["fp32"], repeat=2, warmup=1)
+
+
+def test_bench_image_is_a_vga_rgb_frame() -> None:
+    image = bench_image()
+    assert image.shape == (*BENCH_IMAGE_SIZE, 3)
+    assert image.dtype == np.uint8
+    assert image[:, :40].max() == 0  # black padding columns
+    assert image[:, 100:540].std() > 10  # a photo in the middle
+
+
+def test_environment_is_reported() -> None:
+    assert cpu_name()
+    found = versions()
+    assert {"python", "xpose", "onnxruntime", "numpy"} <= set(found)
+
+
+def test_rows_cover_every_backend(result: BenchResult) -> None:
+    assert result.backends == BACKENDS
+    assert [(r.model, r.precision, r.backend) for r in result.rows] == [
+        (MODEL, "fp32", b) for b in BACKENDS
+    ]
+    for row in result.rows:
+        assert row.samples == 2
+        assert row.infer_ms > 0 and row.predict_ms > 0
+        assert row.input_shape == (1, 192, 192, 3)
+    assert result.row(MODEL, "fp32", "tflite") is result.rows[1]
+    assert result.row(MODEL, "int8", "tflite") is None
+    assert result.threads == 2 and result.repeat == 2
+    assert result.skipped == ()
+
+
+def test_markdown_table_is_well_formed(result: BenchResult) -> None:
+    text = result.to_markdown()
+    assert text.startswith("# xpose latency benchmark")
+    assert result.cpu in text and "onnxruntime " in text and "threads per backend: 2" in text
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 3  # header, separator, one model x precision
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header == [
+        "model",
+        "precision",
+        "input",
+        "onnxruntime inference ms",
+        "tflite inference ms",
+        "inference onnxruntime/tflite",
+        "onnxruntime predict ms",
+        "tflite predict ms",
+        "predict onnxruntime/tflite",
+        "onnxruntime outside inference",
+        "tflite outside inference",
+    ]
+    cells = [c.strip() for c in table[2].strip("|").split("|")]
+    assert len(cells) == len(header)
+    assert cells[:3] == [MODEL, "fp32", "192x192 / 192x192"]
+    for cell in cells[3:9]:
+        float(cell)  # every time and ratio is a number
+    for cell in cells[9:]:
+        assert cell.endswith("%")
+
+
+def test_prepared_feeds_are_what_predict_runs() -> None:
+    _need(MODEL, "fp32", ("onnx",))
+    import xpose
+
+    with xpose.load(MODEL, precision="fp32") as est:
+        feeds = prepared_feeds(est, bench_image())
+        (name,) = feeds
+        assert name == est.backend.inputs[0].name
+        assert feeds[name].shape == (1, 192, 192, 3)
+        assert feeds[name].dtype == est.backend.inputs[0].dtype
+        out = est.backend.run(feeds)
+        assert set(out) == {o.name for o in est.backend.outputs}
+
+
+def test_missing_store_files_are_listed_not_measured(tmp_path) -> None:
+    empty = run_bench(models=[MODEL], precisions=["fp32"], repeat=1, warmup=0, store=tmp_path)
+    assert empty.rows == ()
+    assert len(empty.skipped) == 2
+    assert all("xpose convert" in line for line in empty.skipped)
+    assert "Not measured" in empty.to_markdown()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"models": ["nope"]}, "unknown model"),
+        ({"precisions": ["int4"]}, "unknown precision"),
+        ({"backends": ["nope"]}, "unknown backend"),
+        ({"repeat": 0}, "repeat must be"),
+        ({"warmup": -1}, "warmup must be"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_bench(**kwargs)
+
+
+def test_cli_writes_the_table(tmp_path, capsys) -> None:
+    _need(MODEL, "fp32")
+    out = tmp_path / "bench.md"
+    code = main(
+        [
+            "bench",
+            "--models",
+            MODEL,
+            "--precisions",
+            "fp32",
+            "--repeat",
+            "2",
+            "--warmup",
+            "0",
+            "--out",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert out.read_text(encoding="utf-8") == printed
+    assert f"| {MODEL} | fp32 |" in printed
+
+
+def test_cli_help_is_complete(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = capsys.readouterr().out
+    for option in (
+        "--models",
+        "--precisions",
+        "--backends",
+        "--threads",
+        "--image",
+        "--repeat",
+        "--out",
+        "--store",
+    ):
+        assert option in text
