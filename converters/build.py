@@ -39,7 +39,7 @@ from converters.samples import (
 from converters.sources import SourceCatalog, extract_sources, fetch_package, load_catalog
 from converters.tfjs import tfjs_to_saved_model
 from converters.to_onnx import DEFAULT_OPSET, check_and_save, saved_model_to_onnx, tflite_to_onnx
-from converters.to_tflite import saved_model_to_tflite
+from converters.to_tflite import int8_scheme, saved_model_to_tflite
 from xpose.backends import open_backend
 from xpose.models import MODELS, get_spec, list_models
 from xpose.models.movenet import multipose_size
@@ -144,8 +144,8 @@ class _Builder:
         return dst
 
     # -- one file --------------------------------------------------------------------------
-    def _key(self, model: str, parent_sha: str) -> dict[str, Any]:
-        return {
+    def _key(self, model: str, parent_sha: str, precision: str) -> dict[str, Any]:
+        key = {
             "source": {
                 "package": self.catalog.npm,
                 "sha256": self.source_sha(model),
@@ -155,6 +155,9 @@ class _Builder:
             "tools": self.tools,
             "calibration": _digest(sorted(str(f) for f in self.folders)),
         }
+        if precision == "int8":
+            key["int8_scheme"] = int8_scheme(model)
+        return key
 
     def current(self, rel: str, key: dict[str, Any]) -> bool:
         return not self.force and self.manifest.is_current(rel, **key)
@@ -212,7 +215,7 @@ class _Builder:
         for precision in precisions:
             tfl_rel = relpath(model, precision, "tflite")
             onnx_rel = relpath(model, precision, "onnx")
-            tfl_key = self._key(model, "savedmodel")
+            tfl_key = self._key(model, "savedmodel", precision)
             if self.current(tfl_rel, tfl_key):
                 self.report.skipped.append(tfl_rel)
             else:
@@ -222,13 +225,17 @@ class _Builder:
                     self.saved_model(model, MULTIPOSE_TFLITE_SHAPE) if spec.dynamic_size else sm
                 )
                 calib = None
-                if precision == "int8":
+                if precision == "int8" and int8_scheme(model) == "static":
                     cal = calibration_feeds(spec, self.folders)
                     calib = lambda cal=cal: iter(cal)  # noqa: E731
                 tol = {"fp32": check.EXACT, "fp16": check.FP16, "int8": check.INT8}[precision]
 
                 def write_tflite(p: Path, precision=precision, calib=calib, tfl_sm=tfl_sm):
-                    p.write_bytes(saved_model_to_tflite(tfl_sm, precision, calibration=calib))
+                    p.write_bytes(
+                        saved_model_to_tflite(
+                            tfl_sm, precision, calibration=calib, int8_scheme=int8_scheme(model)
+                        )
+                    )
 
                 def measure_tflite(p: Path, tol=tol, reference_runner=reference_runner):
                     with open_backend("tflite", p) as be:
@@ -238,9 +245,9 @@ class _Builder:
                 self.record(tfl_rel, model, precision, "tflite", tfl_key, parity, "savedmodel")
 
             if precision == "fp32":
-                onnx_key = self._key(model, "savedmodel")
+                onnx_key = self._key(model, "savedmodel", precision)
             else:
-                onnx_key = self._key(model, self.manifest.files[tfl_rel]["sha256"])
+                onnx_key = self._key(model, self.manifest.files[tfl_rel]["sha256"], precision)
             if self.current(onnx_rel, onnx_key):
                 self.report.skipped.append(onnx_rel)
                 continue

@@ -40,9 +40,11 @@ FP16 = Tolerance(0.15, 0.1)
 #: the most).
 INT8 = Tolerance(0.10, 0.6, quantile=0.95)
 #: The int8 ONNX (tf2onnx's QDQ form of the int8 TFLite file) on onnxruntime with all graph
-#: optimizations, which fuse QDQ into integer kernels with their own rounding: PoseNet's
-#: keypoints move up to 0.10 of the input at the 95th percentile (0.04 without the fusion).
-INT8_ONNX = Tolerance(0.12, 0.6, quantile=0.95)
+#: optimizations, which fuse QDQ into integer kernels with their own rounding. Measured against
+#: float: PoseNet 0.10-0.13 of the input at the 95th percentile (its LiteRT int8: 0.03-0.09),
+#: the MoveNets 0.01-0.05. COCO AP moves less (PoseNet int8: 46.2 on onnxruntime, 50.1 on LiteRT,
+#: 49.0 at fp32): the far keypoints are mostly weak ones flipping to another spot.
+INT8_ONNX = Tolerance(0.2, 0.6, quantile=0.95)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 QUANTIZED_OPS: tuple[str, ...] = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESIZE_BILINEAR")
 
 
+#: How each model's int8 file is made. Static int8 (calibrated activations) costs MultiPose
+#: 20 AP points on the COCO photos (0.45 -> 0.27, duplicate people in the int8 ONNX) where
+#: int8 weights with float activations keep it (0.44); the single-pose models and PoseNet keep
+#: their accuracy with static int8 (docs/accuracy.md).
+INT8_SCHEMES: dict[str, str] = {"movenet-multipose": "dynamic"}
+
+
+def int8_scheme(model: str) -> str:
+    """``static`` or ``dynamic``: how ``model``'s int8 flavour is quantized."""
+    return INT8_SCHEMES.get(model, "static")
+
+
 def float_ops() -> list[str]:
     """Every TFLite builtin op name except :data:`QUANTIZED_OPS`."""
     from tensorflow.lite.python.schema_py_generated import BuiltinOperator
@@ -40,6 +52,7 @@ def saved_model_to_tflite(
     precision: str,
     *,
     calibration: Calibration | None = None,
+    int8_scheme: str = "static",
 ) -> bytes:
     """Convert a SavedModel (``serving_default``) into TFLite flatbuffer bytes.
 
@@ -48,6 +61,9 @@ def saved_model_to_tflite(
         precision: ``fp32``, ``fp16`` (float16 weights) or ``int8`` (int8 network, float
             decoding; needs ``calibration``).
         calibration: for int8, a callable returning an iterable of feeds (name -> array).
+        int8_scheme: ``static`` (activations calibrated, int8 kernels for
+            :data:`QUANTIZED_OPS`) or ``dynamic`` (int8 weights; LiteRT quantizes activations
+            on the fly, other runtimes compute in float). See :data:`INT8_SCHEMES`.
 
     MultiPose converts only from a SavedModel whose input size is fixed in the graph
     (:func:`converters.tfjs.tfjs_to_saved_model` with ``fixed_shape``).
@@ -62,6 +78,11 @@ def saved_model_to_tflite(
         return conv.convert()
     if precision != "int8":
         raise ValueError(f"unknown precision {precision!r}; valid: fp32, fp16, int8")
+    if int8_scheme == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        return conv.convert()
+    if int8_scheme != "static":
+        raise ValueError(f"unknown int8 scheme {int8_scheme!r}; valid: static, dynamic")
     if calibration is None:
         raise ConversionError("int8 conversion needs calibration images of people")
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
