@@ -400,3 +400,12 @@ def test_tensorflow_corrupt_saved_model(tiny_tf_models, tmp_path: Path) -> None:
     (broken / "saved_model.pb").write_bytes(b"certainly not a protobuf" * 8)
     with pytest.raises(ValueError, match="cannot load the SavedModel"):
         open_backend("tensorflow", broken)
+
+
+@pytest.mark.parametrize(("spinning", "expected"), [(False, "0"), (True, "1")])
+def test_onnxruntime_spinning_option(onnx_mul2_path, spinning, expected):
+    from xpose.backends.onnxruntime import OnnxRuntimeBackend
+
+    with OnnxRuntimeBackend(onnx_mul2_path, threads=2, spinning=spinning) as be:
+        options = be._session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected

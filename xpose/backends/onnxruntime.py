@@ -79,7 +79,11 @@ class OnnxRuntimeBackend(BackendBase):
         graph_optimization_level: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``;
             ``None`` means ``"all"``.
         session_options: A prepared ``onnxruntime.SessionOptions``, used as given; it excludes
-            ``threads`` and ``graph_optimization_level`` (set those on it instead).
+            ``threads``, ``graph_optimization_level`` and ``spinning`` (set those on it instead).
+        spinning: Let idle intra-op threads spin-wait for work (onnxruntime's own default).
+            Off by default here: between calls the spinning threads take the CPU from the
+            pre-processing, the decoding and any other runtime in the process (measured on 2
+            cores: up to 2x slower ``predict``, see docs/benchmarks.md).
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
@@ -98,6 +102,7 @@ class OnnxRuntimeBackend(BackendBase):
         providers: Sequence[ProviderSpec] | None = None,
         graph_optimization_level: str | None = None,
         session_options: onnxruntime.SessionOptions | None = None,
+        spinning: bool = False,
     ) -> None:
         super().__init__(path)
         threads = check_threads(threads)
@@ -105,7 +110,9 @@ class OnnxRuntimeBackend(BackendBase):
         if not self.path.is_file():
             raise FileNotFoundError(f"no ONNX model file at {self.path}")
         if session_options is None:
-            session_options = _session_options(ort, threads, graph_optimization_level or "all")
+            session_options = _session_options(
+                ort, threads, graph_optimization_level or "all", spinning
+            )
         elif threads is not None or graph_optimization_level is not None:
             raise ValueError(
                 "pass either session_options or threads/graph_optimization_level, not both: "
@@ -157,7 +164,9 @@ class OnnxRuntimeBackend(BackendBase):
         del self._session
 
 
-def _session_options(ort: Any, threads: int | None, level: str) -> onnxruntime.SessionOptions:
+def _session_options(
+    ort: Any, threads: int | None, level: str, spinning: bool
+) -> onnxruntime.SessionOptions:
     if level not in OPTIMIZATION_LEVELS:
         raise ValueError(
             f"unknown graph_optimization_level {level!r}; valid: {list(OPTIMIZATION_LEVELS)}"
@@ -169,6 +178,7 @@ def _session_options(ort: Any, threads: int | None, level: str) -> onnxruntime.S
     options.graph_optimization_level = getattr(
         ort.GraphOptimizationLevel, OPTIMIZATION_LEVELS[level]
     )
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return options
 
 
