@@ -52,7 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "instead of building the store; needs --out",
     )
     p.add_argument("--out", metavar="FILE.onnx", help="where --from writes its ONNX file")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (none either when not a terminal)",
+    )
     p.set_defaults(run=run)
 
 
@@ -80,12 +85,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out} (checked against {args.from_path})")
         return 0
 
-    bar = None if args.quiet else tqdm(desc="converting", unit="step", file=sys.stderr, leave=False)
+    show = not args.quiet and sys.stderr.isatty()
+    bar = tqdm(desc="converting", unit="step", file=sys.stderr, leave=False) if show else None
 
     def step(message: str) -> None:
         if bar is not None:
             bar.set_postfix_str(message)
             bar.update(1)
+        elif not args.quiet:  # a log, not a terminal: one line per step
+            print(f"converting {message}", file=sys.stderr, flush=True)
 
     try:
         report = build_store(
