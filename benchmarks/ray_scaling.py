@@ -69,13 +69,13 @@ def replicate(src: Path, dst: Path, times: int) -> None:
 def local_engine(folder: Path, threads: int | None) -> int:
     """What ``xpose predict FOLDER --out`` does: read, predict, build records."""
     import xpose
-    from xpose.commands.predict import _folder_images
+    from xpose.inputs import folder_images
     from xpose.output import build_record
     from xpose.preprocess import to_rgb_uint8
 
     records = []
     with xpose.load(MODEL, BACKEND, PRECISION, threads=threads) as est:
-        for path in _folder_images(folder):
+        for path in folder_images(folder):
             image = to_rgb_uint8(path)
             records.append(
                 build_record(

@@ -332,7 +332,7 @@ def plan_tasks(
     yields an error row. Sources keep the spelling given (as the local engine writes them);
     the paths read are absolute.
     """
-    from xpose.commands.predict import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, _folder_images
+    from xpose.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, folder_images
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -355,7 +355,7 @@ def plan_tasks(
         path = Path(item)
         name = os.fspath(item)
         if path.is_dir():
-            found = _folder_images(path)
+            found = folder_images(path)
             if not found:
                 exts = " ".join(sorted(IMAGE_EXTENSIONS))
                 tasks.append(

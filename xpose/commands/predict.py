@@ -1,7 +1,7 @@
 """``xpose predict``: poses in images, folders of images, videos and a live camera.
 
 Inputs are taken in the order given; a folder contributes its images (recursively, sorted by
-path); a file with a video extension (:data:`VIDEO_EXTENSIONS`) is read as a video, any other
+path); a file with a video extension (:data:`xpose.inputs.VIDEO_EXTENSIONS`) is read as a video, any other
 file as an image. Results go to ``--out`` as JSON Lines (one record per image or frame, see
 ``docs/output-schema.md``) or, with ``--format coco``, as a COCO keypoint results list; without
 ``--out`` a short summary per input is printed. An input that cannot be read is reported on
@@ -25,6 +25,7 @@ import xpose
 from xpose.commands import add_model_choice, add_store
 from xpose.draw import draw_poses
 from xpose.estimator import Estimator
+from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_video
 from xpose.output import (
     FORMATS,
     RecordWriter,
@@ -37,18 +38,6 @@ from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
 from xpose.tracking import TRACKERS
 from xpose.video import FrameSource, VideoWriter
-
-#: Suffixes of the images a folder contributes (compared in lower case).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".jp2"}
-    | {".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".hdr", ".pic", ".avif"}
-)
-
-#: Suffixes read as videos (anything else given as a file is read as an image).
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
-    | {".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".gif", ".mjpeg", ".mjpg", ".h264", ".hevc"}
-)
 
 #: Suffixes ``--draw`` treats as an overlay picture file name (for one image input).
 _DRAW_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -205,22 +194,6 @@ class _Input:
         return f"camera{self.camera}" if self.path is None else self.path.stem
 
 
-def _is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
-def _folder_images(folder: Path) -> list[Path]:
-    """The images under ``folder``, recursively, sorted; hidden files and folders skipped."""
-    found = []
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
-            found.append(path)
-    return sorted(found)
-
-
 def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[str]]:
     """The inputs to read, and the problems found (``"name: reason"``)."""
     inputs: list[_Input] = []
@@ -228,7 +201,7 @@ def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[s
     for name in names:
         path = Path(name)
         if path.is_dir():
-            images = _folder_images(path)
+            images = folder_images(path)
             if not images:
                 exts = " ".join(sorted(IMAGE_EXTENSIONS))
                 problems.append(f"{name}: no images in this folder (looked for {exts})")
@@ -236,7 +209,7 @@ def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[s
         elif not path.exists():
             problems.append(f"{name}: no such file or folder")
         else:
-            inputs.append(_Input("video" if _is_video(path) else "image", path))
+            inputs.append(_Input("video" if is_video(path) else "image", path))
     if camera is not None:
         inputs.append(_Input("camera", camera=camera))
     return inputs, problems

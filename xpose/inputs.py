@@ -1,0 +1,34 @@
+"""Which files are images and which are videos, and the images a folder holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Suffixes of the images a folder contributes (compared in lower case).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".jp2"}
+    | {".pbm", ".pgm", ".ppm", ".pnm", ".pxm", ".sr", ".ras", ".hdr", ".pic", ".avif"}
+)
+
+#: Suffixes read as videos (anything else given as a file is read as an image).
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv"}
+    | {".3gp", ".ts", ".mts", ".m2ts", ".ogv", ".gif", ".mjpeg", ".mjpg", ".h264", ".hevc"}
+)
+
+
+def is_video(path: Path) -> bool:
+    """Whether ``path`` is read as a video (by its suffix)."""
+    return path.suffix.lower() in VIDEO_EXTENSIONS
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The images under ``folder``, recursively, sorted; hidden files and folders skipped."""
+    found = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            found.append(path)
+    return sorted(found)
