@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xpose import store as _store
+from xpose._closing import Closing
 from xpose.backends import Backend, TensorInfo, backend_class, canonical_backend, open_backend
 from xpose.models import MODELS, ModelSpec, get_spec, list_models, movenet, posenet
 from xpose.models.movenet import CropRegion
@@ -418,7 +419,7 @@ def model_options(model: str) -> dict[str, Any]:
 # --- the estimator ----------------------------------------------------------------------------
 
 
-class Estimator:
+class Estimator(Closing):
     """A loaded pose model: :meth:`predict` an image, get :class:`~xpose.results.Poses`.
 
     Usually made by :func:`load`. Wrapping an opened backend directly also works::
@@ -631,17 +632,6 @@ class Estimator:
     def close(self) -> None:
         """Close the backend; ``predict`` raises afterwards. Calling it twice is fine."""
         self.backend.close()
-
-    def __enter__(self) -> Estimator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

@@ -23,7 +23,9 @@ def _as(arr: Any, dtype: type, shape: tuple[int | None, ...], what: str) -> np.n
     return out
 
 
-def boxes_from_keypoints(keypoints: FloatArray, scores: FloatArray, threshold: float = 0.0) -> FloatArray:
+def boxes_from_keypoints(
+    keypoints: FloatArray, scores: FloatArray, threshold: float = 0.0
+) -> FloatArray:
     """Boxes ``(N, 4)`` x1, y1, x2, y2 spanning each pose's keypoints scoring above ``threshold``.
 
     A pose with no keypoint above the threshold spans all of its keypoints.
@@ -82,7 +84,9 @@ class Poses:
     @classmethod
     def empty(cls) -> Poses:
         """No people."""
-        return cls(np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32))
+        return cls(
+            np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32)
+        )
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

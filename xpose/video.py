@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from xpose._closing import Closing
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FPS", "Frame", "FrameSource", "VideoWriter"]
@@ -59,7 +61,7 @@ def _check_frame(frame: Any, what: str) -> npt.NDArray[np.uint8]:
     return arr
 
 
-class FrameSource:
+class FrameSource(Closing):
     """Frames from a video file or stream, a camera, or an iterable of RGB frames.
 
     Iterating yields ``(index, timestamp_seconds, frame_rgb)`` with ``frame_rgb`` an
@@ -177,17 +179,6 @@ class FrameSource:
 
     def __repr__(self) -> str:
         return f"FrameSource({self.name!r}, fps={self.fps:g}, closed={self._closed})"
-
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop the decoding thread and release the capture. Safe to call more than once."""

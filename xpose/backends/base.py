@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from xpose._closing import Closing
 from xpose.errors import MissingExtraError
 
 __all__ = [
@@ -174,7 +175,7 @@ def check_feeds(
     return checked
 
 
-class BackendBase:
+class BackendBase(Closing):
     """Shared plumbing for the concrete backends: context manager, ``repr``, closed state.
 
     Subclasses set ``name`` (the canonical registry name) and ``requirement``, fill in ``path``,
@@ -211,17 +212,6 @@ class BackendBase:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-
-    def __enter__(self) -> BackendBase:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = ", closed" if self._closed else ""
