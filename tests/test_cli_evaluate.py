@@ -136,3 +136,24 @@ def test_bad_crop_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     )
     assert code == 2
     assert "--crop-scale must be > 0" in capsys.readouterr().err
+
+
+@needs_coco
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_multipose_ap_identical_across_backends_at_the_same_input(precision: str) -> None:
+    """MultiPose's fp32 ONNX runs at the image's aspect by default; pinned square (as its TFLite
+    file is) the two runtimes give the same AP."""
+    pytest.importorskip("ai_edge_litert", reason="the tflite backend needs xpose[tflite]")
+    import xpose
+    from xpose.evaluate import evaluate
+
+    _need("movenet-multipose", precision, "onnx")
+    _need("movenet-multipose", precision, "tflite")
+    aps = {}
+    for backend, options in (("onnxruntime", {"multipose_square": True}), ("tflite", {})):
+        with xpose.load(
+            "movenet-multipose", backend=backend, precision=precision, **options
+        ) as est:
+            aps[backend] = evaluate(est.predict, ANNOTATIONS, COCO_DIR, protocol="multi").ap
+    assert aps["onnxruntime"] == pytest.approx(aps["tflite"], abs=1e-3)
+    assert aps["tflite"] > 0.3  # a working model

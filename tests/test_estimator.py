@@ -297,7 +297,11 @@ def test_multipose_input_size(
 
 def test_options_defaults_and_validation() -> None:
     assert model_options("movenet-lightning") == {}
-    assert model_options("movenet-multipose") == {"multipose_long_side": 256, "min_pose_score": 0.2}
+    assert model_options("movenet-multipose") == {
+        "multipose_long_side": 256,
+        "multipose_square": False,
+        "min_pose_score": 0.2,
+    }
     assert model_options("posenet")["multi_pose"] is False
     inputs, outputs = _stable_tensors("posenet")
     est = Estimator(FakeBackend(inputs, outputs), multi_pose=True, nms_radius=10)

@@ -352,12 +352,18 @@ class _MoveNetMulti(_Head):
 
     OPTIONS: ClassVar[dict[str, tuple[Any, Callable[[str, Any], Any]]]] = {
         "multipose_long_side": (256, _positive_int),
+        "multipose_square": (False, _boolean),
         "min_pose_score": (0.2, _unit_float),
     }
 
     def predict(self, run: Runner, image: npt.NDArray[np.uint8]) -> Poses:
         size = self.binding.fixed_size
-        if size is None:
+        if size is None and self.options["multipose_square"]:
+            side = movenet.multipose_size(
+                (1, 1), self.options["multipose_long_side"], self.spec.size_multiple
+            )[0]
+            size = (side, side)
+        elif size is None:
             size = movenet.multipose_size(
                 image.shape[:2], self.options["multipose_long_side"], self.spec.size_multiple
             )
@@ -920,7 +926,8 @@ def load(
 
             - MoveNet MultiPose: ``multipose_long_side=256`` (the input's long side when the
               file's input size is free, e.g. ONNX; the short side follows the image's aspect,
-              rounded up to a multiple of 32), ``min_pose_score=0.2``.
+              rounded up to a multiple of 32), ``multipose_square=False`` (``True``: a square
+              input of the long side, as the fixed-size TFLite file uses), ``min_pose_score=0.2``.
             - PoseNet: ``multi_pose=False`` (single-pose decoding; ``True`` decodes several
               people), and for multi-pose ``max_poses=10``, ``score_threshold=0.5``,
               ``nms_radius=20.0`` (model-input pixels), ``min_pose_score=0.25`` (poses scoring
