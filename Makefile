@@ -33,5 +33,8 @@ bench: convert
 	$(BIN)/xpose bench --out benchmarks/results/latency.md
 	$(BIN)/python -m pytest benchmarks --benchmark-only
 
+evaluate: convert
+	$(BIN)/python benchmarks/make_tables.py accuracy
+
 clean:
 	rm -rf out .pytest_cache .benchmarks
