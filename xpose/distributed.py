@@ -51,7 +51,7 @@ import numpy.typing as npt
 from xpose import store as _store
 from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator
-from xpose.output import SCHEMA_VERSION, build_record
+from xpose.output import SCHEMA_VERSION, estimator_record
 from xpose.results import Poses
 
 try:
@@ -523,16 +523,8 @@ class PoseActor:
         """The row of one image or frame (after ``pose_filter``)."""
         if self.pose_filter is not None:
             poses = self.pose_filter(poses)
-        rec = build_record(
-            poses,
-            source=source,
-            width=image.shape[1],
-            height=image.shape[0],
-            model=self.est.spec.name,
-            backend=self.est.backend_name,
-            precision=self.est.precision,
-            frame=frame,
-            timestamp=timestamp,
+        rec = estimator_record(
+            self.est, poses, image, source=source, frame=frame, timestamp=timestamp
         )
         rec["error"] = None
         return rec

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -32,6 +32,9 @@ import numpy.typing as npt
 
 from xpose.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from xpose.results import Poses
+
+if TYPE_CHECKING:
+    from xpose.estimator import Estimator
 
 __all__ = [
     "FORMATS",
@@ -156,6 +159,29 @@ def build_record(
         "precision": None if precision is None else str(precision),
         "poses": people,
     }
+
+
+def estimator_record(
+    est: Estimator,
+    poses: Poses,
+    image: np.ndarray,
+    *,
+    source: str,
+    frame: int = 0,
+    timestamp: float | None = None,
+) -> dict[str, Any]:
+    """:func:`build_record` for poses that ``est`` found on ``image`` (``(H, W, 3)``)."""
+    return build_record(
+        poses,
+        source=source,
+        width=image.shape[1],
+        height=image.shape[0],
+        model=est.spec.name,
+        backend=est.backend_name,
+        precision=est.precision,
+        frame=frame,
+        timestamp=timestamp,
+    )
 
 
 def coco_image_id(source: str | os.PathLike[str]) -> int | None:

@@ -29,8 +29,8 @@ from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_video
 from xpose.output import (
     FORMATS,
     RecordWriter,
-    build_record,
     coco_image_id,
+    estimator_record,
     open_writer,
     write_image,
 )
@@ -312,16 +312,8 @@ class _Run:
     ) -> None:
         if self.writer is None:
             return
-        rec = build_record(
-            poses,
-            source=source,
-            width=image.shape[1],
-            height=image.shape[0],
-            model=self.est.spec.name,
-            backend=self.est.backend_name,
-            precision=self.est.precision,
-            frame=frame,
-            timestamp=timestamp,
+        rec = estimator_record(
+            self.est, poses, image, source=source, frame=frame, timestamp=timestamp
         )
         self.writer.write(rec, image_id if self.coco_ids else None)
 
