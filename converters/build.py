@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,7 +40,7 @@ from converters.tfjs import tfjs_to_saved_model
 from converters.to_onnx import DEFAULT_OPSET, check_and_save, saved_model_to_onnx, tflite_to_onnx
 from converters.to_tflite import int8_scheme, saved_model_to_tflite
 from xpose.backends import open_backend
-from xpose.models import MODELS, get_spec, list_models
+from xpose.models import get_spec, list_models
 from xpose.models.movenet import multipose_size
 from xpose.store import PRECISIONS, Manifest, atomic_path, relpath, resolve_store, sha256_file
 
@@ -350,8 +349,4 @@ def build_store(
     return builder.report
 
 
-def remove_store(store: str | Path) -> None:
-    shutil.rmtree(resolve_store(store), ignore_errors=True)
-
-
-__all__ = ["MODELS", "RECIPE", "BuildReport", "build_store", "tool_versions"]
+__all__ = ["RECIPE", "BuildReport", "build_store", "tool_versions"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from converters.errors import ChecksumError, SourceError
+from xpose.store import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,6 @@ def load_catalog(path: Path = CATALOG_PATH) -> SourceCatalog:
     pkg = data["package"]
     models = {name: SourceModel(name=name, **spec) for name, spec in data["models"].items()}
     return SourceCatalog(pkg["npm"], pkg["tarball"], pkg["sha256"], models)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch_package(catalog: SourceCatalog, dest_dir: Path) -> Path:

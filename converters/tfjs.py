@@ -170,13 +170,7 @@ def graph_function(graph_def, inputs: Mapping[str, str], outputs: Mapping[str, s
     return pruned
 
 
-class _Module:
-    pass
-
-
-def build_module(
-    graph_def, inputs: Mapping[str, str], outputs: Mapping[str, str], fixed_shape=None
-):
+def build_module(graph_def, inputs: Mapping[str, str], outputs: Mapping[str, str]):
     """A ``tf.Module`` whose ``serve`` function has one named input and a dict of named outputs."""
     tf = _tf()
     pruned = graph_function(graph_def, inputs, outputs)
@@ -184,7 +178,7 @@ def build_module(
     node_name = in_tensor.split(":")[0]
     node = next(n for n in graph_def.node if n.name == node_name)
     dtype = tf.as_dtype(node.attr["dtype"].type)
-    shape = fixed_shape or _placeholder_shape(graph_def, in_tensor)
+    shape = _placeholder_shape(graph_def, in_tensor)
     module = tf.Module()
     module._pruned = pruned  # keep the graph alive and tracked
 
