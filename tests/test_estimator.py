@@ -316,6 +316,21 @@ def test_options_defaults_and_validation() -> None:
         Estimator(FakeBackend(*TFHUB_LIGHTNING), min_pose_score=0.3)
 
 
+def test_estimator_takes_typed_options() -> None:
+    """Options may come as the model's typed dataclass; it must be the model's own class."""
+    from xpose.models.movenet import MultiPoseOptions
+    from xpose.models.posenet import PoseNetOptions
+
+    inputs, outputs = _stable_tensors("posenet")
+    est = Estimator(FakeBackend(inputs, outputs), config=PoseNetOptions(multi_pose=True))
+    assert est.options["multi_pose"] is True and est.multi_person
+    assert not Estimator(FakeBackend(inputs, outputs)).multi_person
+    with pytest.raises(TypeError, match="posenet takes PoseNetOptions, got MultiPoseOptions"):
+        Estimator(FakeBackend(inputs, outputs), config=MultiPoseOptions())
+    with pytest.raises(TypeError, match="either as config or as keywords"):
+        Estimator(FakeBackend(inputs, outputs), config=PoseNetOptions(), multi_pose=True)
+
+
 # --- load: errors that need no model files ---------------------------------------------------
 
 

@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from xpose.models.base import Letterbox
-from xpose.preprocess import CropBox, crop_and_resize, letterbox, to_rgb_uint8
+from xpose.preprocess import CropBox, Letterbox, crop_and_resize, letterbox, to_rgb_uint8
 
 
 def _blob_image(hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from xpose import store as xstore
 from xpose.backends import TensorInfo
 from xpose.estimator import Estimator
 from xpose.results import Poses
-from xpose.tracking import IoUTracker, OKSTracker
+from xpose.tracking import IoUTracker, OKSTracker, resolve_tracker
 from xpose.video import FrameSource
 
 DATA = Path(__file__).parent / "data"
@@ -144,9 +144,12 @@ def test_track_errors_are_raised_at_the_call(fake: Estimator, tmp_path: Path) ->
 
 def test_track_default_tracker_follows_the_model(fake: Estimator) -> None:
     assert not fake.multi_person
-    assert fake._make_tracker("auto", 30) is None
-    assert isinstance(fake._make_tracker("iou", 5), IoUTracker)
-    assert fake._make_tracker("none", 30) is None
+    assert resolve_tracker("auto", multi_person=fake.multi_person) is None
+    assert isinstance(resolve_tracker("auto", multi_person=True), IoUTracker)
+    assert resolve_tracker("iou", max_age=5, multi_person=False).max_age == 5  # type: ignore[union-attr]
+    assert resolve_tracker("none") is None
+    with pytest.raises(TypeError, match="update"):
+        resolve_tracker(object())  # type: ignore[arg-type]
 
 
 # --- real models ------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator
 from xpose.output import SCHEMA_VERSION, estimator_record
 from xpose.results import Poses
+from xpose.tracking import resolve_tracker
 
 try:
     import pyarrow as pa
@@ -561,7 +562,9 @@ class PoseActor:
             from xpose.smoothing import PoseSmoother
 
             smoother = PoseSmoother(**self.smoother_options)
-        tracker = self.est._make_tracker(self.tracker, self.max_age)
+        tracker = resolve_tracker(
+            self.tracker, max_age=self.max_age, multi_person=self.est.multi_person
+        )
         count = 0
         try:
             frames = read_frames(path, start, stop)

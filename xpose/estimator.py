@@ -7,13 +7,17 @@
 
 :func:`load` takes a catalogue name (the converted file is looked up in the model store) or a
 path to a model file. Either way the file's tensors are matched against the catalogue
-(:func:`identify`), so the estimator knows how to prepare inputs and decode outputs whatever
-the file's own tensor names are.
+(:func:`~xpose.binding.identify`), so the estimator knows how to prepare inputs and decode
+outputs whatever the file's own tensor names are. Each model's head
+(:class:`~xpose.models.Head`, in its family's module) prepares the input and decodes the
+output; the estimator runs the backend in between.
 
 An :class:`Estimator` is stateless: :meth:`~Estimator.predict` keeps nothing between calls and
 is safe to call from several threads at once. Video mode is a separate object with explicit
 state, :class:`PoseStream` (from :meth:`Estimator.stream`): for MoveNet single-pose models it
 crops each frame around the person found in the previous one, as tfjs pose-detection does.
+It lives in :mod:`xpose.stream`; :class:`PoseStream`, :func:`identify` and :class:`Binding`
+are importable from here too.
 """
 
 from __future__ import annotations
@@ -21,28 +25,34 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from xpose import store as _store
 from xpose._closing import Closing
-from xpose.backends import Backend, TensorInfo, backend_class, canonical_backend, open_backend
-from xpose.models import MODELS, ModelSpec, get_spec, list_models, movenet, posenet
-from xpose.models.movenet import CropRegion
-from xpose.preprocess import to_rgb_uint8
+from xpose.backends import Backend, backend_class, canonical_backend, open_backend
+from xpose.binding import Binding, identify
+from xpose.models import MODELS, Head, ModelOptions, ModelSpec, get_spec, list_models
+from xpose.preprocess import Geometry, to_rgb_uint8
 from xpose.results import Poses
+from xpose.stream import PoseStream, Smoother, drop_frames, follow
+from xpose.tracking import Tracker, resolve_tracker
 
-if TYPE_CHECKING:
-    from xpose.video import FrameSource
-
-__all__ = ["Binding", "Estimator", "PoseStream", "identify", "load", "model_options"]
+__all__ = [
+    "Binding",
+    "Estimator",
+    "PoseStream",
+    "Smoother",
+    "Tracker",
+    "identify",
+    "load",
+    "model_options",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,367 +69,23 @@ _BACKEND_FORMATS: dict[str, str] = {
 #: Model-file suffix -> the only backend that reads it.
 _SUFFIX_BACKENDS: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}
 
-#: Input dtypes accepted per model family (the image is cast to the file's dtype).
-_INPUT_DTYPES: dict[str, tuple[str, ...]] = {
-    "movenet": ("int32", "uint8", "float32"),
-    "posenet": ("float32",),
-}
-
 _PRECISION_IN_NAME = re.compile(r"-(" + "|".join(_store.PRECISIONS) + r")$")
 
 
-# --- identification -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Binding:
-    """How one model file's tensors map onto a catalogue model.
-
-    Attributes:
-        spec: the catalogue model the file holds.
-        input: the file's image input (its own name, dtype and shape; ``None`` dims are free).
-        outputs: stable output name (``spec.output_names``) -> the file's output tensor.
-    """
-
-    spec: ModelSpec
-    input: TensorInfo
-    outputs: Mapping[str, TensorInfo]
-
-    @property
-    def fixed_size(self) -> tuple[int, int] | None:
-        """``(height, width)`` of the file's input, or ``None`` when either is free."""
-        h, w = self.input.shape[1], self.input.shape[2]
-        return None if h is None or w is None else (int(h), int(w))
-
-    def feeds(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Rename and cast the decoders' feeds (keyed by ``spec.input_name``) for the file."""
-        value = np.asarray(feeds[self.spec.input_name])
-        return {self.input.name: _to_dtype(value, self.input)}
-
-    def results(self, outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The file's outputs keyed by stable name, dequantized to float32 where quantized."""
-        return {
-            stable: _dequantize(outputs[info.name], info) for stable, info in self.outputs.items()
-        }
-
-
-def _to_dtype(value: np.ndarray, info: TensorInfo) -> np.ndarray:
-    """Cast an input array to the file's dtype.
-
-    MoveNet's integer inputs (int32, or uint8 in TF Hub's own files) take the pixel values
-    0..255 as they are, so no quantization parameters are applied to them.
-    """
-    return np.ascontiguousarray(value.astype(np.dtype(info.dtype), copy=False))
-
-
-def _dequantize(value: np.ndarray, info: TensorInfo) -> np.ndarray:
-    """``scale * (q - zero_point)`` for a quantized integer output, else ``value`` as is."""
-    if info.quantization is None or not np.issubdtype(np.asarray(value).dtype, np.integer):
-        return value
-    scale, zero_point = info.quantization
-    return (scale * (np.asarray(value, np.float32) - zero_point)).astype(np.float32)
-
-
-def _fits(shape: tuple[int | None, ...], want: tuple[int | None, ...]) -> bool:
-    """Whether ``shape`` (``None`` free) can hold ``want`` (``None``: any size)."""
-    return len(shape) == len(want) and all(
-        s is None or w is None or s == w for s, w in zip(shape, want, strict=True)
-    )
-
-
-def _match_input(spec: ModelSpec, info: TensorInfo) -> str | None:
-    """Why ``info`` cannot be ``spec``'s image input, or ``None`` when it can."""
-    if not _fits(info.shape, (1, None, None, 3)):
-        return f"input shape {list(info.shape)} is not [1, H, W, 3]"
-    if np.dtype(info.dtype).name not in _INPUT_DTYPES[spec.family]:
-        return f"input dtype {np.dtype(info.dtype).name} is not one of {_INPUT_DTYPES[spec.family]}"
-    h, w = info.shape[1], info.shape[2]
-    if h is None or w is None:
-        return None
-    if spec.dynamic_size:
-        m = spec.size_multiple
-        if h % m or w % m:
-            return f"input size {h}x{w} is not a multiple of {m}"
-        return None
-    if (h, w) != tuple(spec.input_size):
-        return f"input size {h}x{w} is not {spec.input_size[0]}x{spec.input_size[1]}"
-    return None
-
-
-#: Expected output shapes per stable output name (``None``: any size).
-_OUTPUT_SHAPES: dict[str, tuple[int | None, ...]] = {
-    "keypoints": (1, 1, 17, 3),
-    "poses": (1, movenet.MAX_MULTIPOSE_PEOPLE, 56),
-    "heatmaps": (1, None, None, 17),
-    "offsets": (1, None, None, 34),
-    "displacement_fwd": (1, None, None, 32),
-    "displacement_bwd": (1, None, None, 32),
-}
-
-#: Name fragments that tell apart outputs of equal shape (PoseNet's two displacement maps).
-_NAME_HINTS: dict[str, tuple[str, ...]] = {
-    "displacement_fwd": ("fwd", "forward"),
-    "displacement_bwd": ("bwd", "backward"),
-}
-
-
-def _output_shape_fits(info: TensorInfo, stable: str) -> bool:
-    want = _OUTPUT_SHAPES[stable]
-    if _fits(info.shape, want):
-        return True
-    # Tolerate a missing leading axis of 1 (e.g. [1, 17, 3] or [6, 56]).
-    return len(info.shape) == len(want) - 1 and _fits((1, *info.shape), want)
-
-
-def _match_outputs(
-    spec: ModelSpec, outputs: tuple[TensorInfo, ...]
-) -> tuple[dict[str, TensorInfo] | None, str | None]:
-    """Map ``spec``'s stable output names onto the file's outputs, by name then by shape."""
-    if len(outputs) != len(spec.output_names):
-        return None, f"{len(outputs)} output(s), not {len(spec.output_names)}"
-    by_name = {info.name: info for info in outputs}
-    if set(by_name) == set(spec.output_names):
-        bad = [n for n in spec.output_names if not _output_shape_fits(by_name[n], n)]
-        if bad:
-            return None, f"output(s) {bad} have the wrong shape"
-        return {n: by_name[n] for n in spec.output_names}, None
-    mapping: dict[str, TensorInfo] = {}
-    for stable in spec.output_names:
-        taken = {info.name for info in mapping.values()}
-        fitting = [
-            info for info in outputs if info.name not in taken and _output_shape_fits(info, stable)
-        ]
-        if len(fitting) > 1:
-            hints = _NAME_HINTS.get(stable, ())
-            fitting = [info for info in fitting if any(h in info.name.lower() for h in hints)]
-        if len(fitting) != 1:
-            return None, f"no single output fits {stable!r} {list(_OUTPUT_SHAPES[stable])}"
-        mapping[stable] = fitting[0]
-    return mapping, None
-
-
-def _expected(spec: ModelSpec) -> str:
-    h, w = ("H", "W") if spec.dynamic_size else spec.input_size
-    dtypes = "/".join(_INPUT_DTYPES[spec.family])
-    outs = ", ".join(f"{n} {list(_OUTPUT_SHAPES[n])}" for n in spec.output_names)
-    return f"{spec.name}: input {dtypes} [1, {h}, {w}, 3] -> {outs}"
-
-
-def _describe(inputs: tuple[TensorInfo, ...], outputs: tuple[TensorInfo, ...]) -> str:
-    ins = "; ".join(str(i) for i in inputs) or "none"
-    outs = "; ".join(str(o) for o in outputs) or "none"
-    return f"inputs [{ins}], outputs [{outs}]"
-
-
-def identify(
-    inputs: tuple[TensorInfo, ...],
-    outputs: tuple[TensorInfo, ...],
-    spec: ModelSpec | None = None,
-) -> Binding:
-    """Find which catalogue model a file holds from its input and output tensors.
-
-    Converted files carry the stable names of :data:`xpose.models.MODELS`; other files (e.g.
-    TF Hub's own MoveNet ``.tflite`` with a uint8 input, or raw tf2onnx output names) are
-    matched by shape: one ``[1, H, W, 3]`` input, and outputs ``[1, 1, 17, 3]`` (MoveNet
-    single-pose, Lightning if H=W=192, Thunder if 256), ``[1, 6, 56]`` (MultiPose) or four
-    maps with 17, 34, 32 and 32 channels (PoseNet; the two 32-channel displacement maps are
-    told apart by ``fwd``/``bwd`` in their names).
-
-    Args:
-        inputs, outputs: the backend's tensors (:attr:`Backend.inputs`, :attr:`Backend.outputs`).
-        spec: when given, only this model is tried.
-
-    Raises:
-        ValueError: no catalogue model (or more than one) fits; the message shows what was found
-            and what each model expects.
-    """
-    specs = [spec] if spec is not None else list(MODELS.values())
-    found: list[Binding] = []
-    reasons: list[str] = []
-    for candidate in specs:
-        why = None if len(inputs) == 1 else f"{len(inputs)} inputs, not 1"
-        if why is None:
-            why = _match_input(candidate, inputs[0])
-        mapping = None
-        if why is None:
-            mapping, why = _match_outputs(candidate, outputs)
-        if why is None and mapping is not None:
-            found.append(Binding(candidate, inputs[0], MappingProxyType(mapping)))
-        else:
-            reasons.append(f"{candidate.name}: {why}")
-    if len(found) == 1:
-        return found[0]
-    described = _describe(inputs, outputs)
-    expected = "; ".join(_expected(s) for s in specs)
-    if not found:
-        verdict = (
-            f"fits no catalogue model ({'; '.join(reasons)})"
-            if spec is None
-            else f"is not {reasons[0]}"
-        )
-        raise ValueError(f"the model has {described}, which {verdict}. Expected {expected}")
-    names = [b.spec.name for b in found]
-    raise ValueError(
-        f"the model has {described}, which fits several catalogue models {names} "
-        "(its input size is free); load it by catalogue name from the store instead"
-    )
-
-
-# --- per-model pre-processing and decoding ----------------------------------------------------
-
-Runner = Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"option {name!r} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"option {name!r} must be >= 1, got {value}")
-    return int(value)
-
-
-def _unit_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"option {name!r} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"option {name!r} must be in [0, 1], got {value}")
-    return float(value)
-
-
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"option {name!r} must be a positive number, got {value!r}")
-    if not float(value) > 0.0:
-        raise ValueError(f"option {name!r} must be > 0, got {value}")
-    return float(value)
-
-
-def _boolean(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"option {name!r} must be True or False, got {value!r}")
-    return bool(value)
-
-
-class _Head:
-    """Pre-processing and decoding for one kind of model, with its validated options.
-
-    ``OPTIONS`` maps each option name to ``(default, checker)``; subclasses implement
-    ``predict``. Heads hold configuration only, never per-call state.
-    """
-
-    OPTIONS: ClassVar[dict[str, tuple[Any, Callable[[str, Any], Any]]]] = {}
-
-    def __init__(self, binding: Binding, options: Mapping[str, Any]) -> None:
-        self.binding = binding
-        self.spec = binding.spec
-        self.options = self.check_options(self.spec, options)
-
-    @classmethod
-    def check_options(cls, spec: ModelSpec, options: Mapping[str, Any]) -> dict[str, Any]:
-        """All options with defaults filled in; unknown names raise ``TypeError``."""
-        unknown = sorted(set(options) - set(cls.OPTIONS))
-        if unknown:
-            valid = ", ".join(repr(n) for n in cls.OPTIONS) or "none"
-            raise TypeError(
-                f"unknown option(s) {', '.join(repr(n) for n in unknown)} for {spec.name}; "
-                f"valid options for {spec.name}: {valid}"
-            )
-        return {
-            name: check(name, options[name]) if name in options else default
-            for name, (default, check) in cls.OPTIONS.items()
-        }
-
-    def predict(self, run: Runner, image: npt.NDArray[np.uint8]) -> Poses:
-        raise NotImplementedError
-
-
-class _MoveNetSingle(_Head):
-    """MoveNet Lightning / Thunder: one person, letterboxed into the fixed square input."""
-
-    def predict(self, run: Runner, image: npt.NDArray[np.uint8]) -> Poses:
-        feeds, lb = movenet.prepare(image, self.spec)
-        return movenet.decode_single(run(feeds)["keypoints"], lb)
-
-    def predict_in_crop(self, run: Runner, image: npt.NDArray[np.uint8], crop: CropRegion) -> Poses:
-        """Run on ``crop`` of the image; keypoints in pixels of the whole image."""
-        feeds, _ = movenet.prepare_in_crop(image, self.spec, crop)
-        h, w = image.shape[:2]
-        return movenet.decode_single_in_crop(run(feeds)["keypoints"], crop, h, w)
-
-
-class _MoveNetMulti(_Head):
-    """MoveNet MultiPose: up to 6 people; the input follows the image's aspect when it can."""
-
-    OPTIONS: ClassVar[dict[str, tuple[Any, Callable[[str, Any], Any]]]] = {
-        "multipose_long_side": (256, _positive_int),
-        "multipose_square": (False, _boolean),
-        "min_pose_score": (0.2, _unit_float),
-    }
-
-    def predict(self, run: Runner, image: npt.NDArray[np.uint8]) -> Poses:
-        size = self.binding.fixed_size
-        if size is None and self.options["multipose_square"]:
-            side = movenet.multipose_size(
-                (1, 1), self.options["multipose_long_side"], self.spec.size_multiple
-            )[0]
-            size = (side, side)
-        elif size is None:
-            size = movenet.multipose_size(
-                image.shape[:2], self.options["multipose_long_side"], self.spec.size_multiple
-            )
-        feeds, lb = movenet.prepare(image, self.spec, size)
-        return movenet.decode_multi(run(feeds)["poses"], lb, self.options["min_pose_score"])
-
-
-class _PoseNet(_Head):
-    """PoseNet: single-pose decoding by default, multi-pose with ``multi_pose=True``."""
-
-    OPTIONS: ClassVar[dict[str, tuple[Any, Callable[[str, Any], Any]]]] = {
-        "multi_pose": (False, _boolean),
-        "max_poses": (10, _positive_int),
-        "score_threshold": (0.5, _unit_float),
-        "nms_radius": (20.0, _positive_float),
-        "min_pose_score": (0.25, _unit_float),
-    }
-
-    def predict(self, run: Runner, image: npt.NDArray[np.uint8]) -> Poses:
-        feeds, lb = posenet.prepare(image, self.spec)
-        out = run(feeds)
-        if not self.options["multi_pose"]:
-            return posenet.decode_single(out["heatmaps"], out["offsets"], lb)
-        poses = posenet.decode_multi(
-            out["heatmaps"],
-            out["offsets"],
-            out["displacement_fwd"],
-            out["displacement_bwd"],
-            lb,
-            max_poses=self.options["max_poses"],
-            score_threshold=self.options["score_threshold"],
-            nms_radius=self.options["nms_radius"],
-        )
-        # score_threshold filters the root parts; weak near-duplicate poses still come out of
-        # the decoder with low pose scores (seen 0.01-0.22 against 0.6-0.9 for real people)
-        return poses[poses.score >= self.options["min_pose_score"]]
-
-
-#: ``(family, multi_person)`` -> the head that prepares and decodes such a model.
-_HEADS: dict[tuple[str, bool], type[_Head]] = {
-    ("movenet", False): _MoveNetSingle,
-    ("movenet", True): _MoveNetMulti,
-    ("posenet", True): _PoseNet,
-}
-
-
-def _head_class(spec: ModelSpec) -> type[_Head]:
-    try:
-        return _HEADS[(spec.family, spec.multi_person)]
-    except KeyError:
-        raise ValueError(f"xpose has no decoder for {spec.name!r} ({spec.family})") from None
+def _head_class(spec: ModelSpec) -> type[Head]:
+    if spec.head is None:
+        raise ValueError(f"xpose has no decoder for {spec.name!r} ({spec.family})")
+    return spec.head
+
+
+def _options(spec: ModelSpec, options: Mapping[str, Any]) -> ModelOptions:
+    """``spec``'s typed options from keyword arguments, checked (once) here."""
+    return _head_class(spec).Options.from_mapping(spec.name, options)
 
 
 def model_options(model: str) -> dict[str, Any]:
     """The options :func:`load` takes for a catalogue model, with their defaults."""
-    return {name: default for name, (default, _) in _head_class(get_spec(model)).OPTIONS.items()}
+    return _head_class(get_spec(model)).Options().as_dict()
 
 
 # --- the estimator ----------------------------------------------------------------------------
@@ -460,21 +126,31 @@ class Estimator(Closing):
         *,
         spec: ModelSpec | None = None,
         precision: str | None = None,
+        config: ModelOptions | None = None,
         **options: Any,
     ) -> None:
-        if spec is not None:
-            _head_class(spec).check_options(spec, options)
+        if config is not None and options:
+            raise TypeError("give the model options either as config or as keywords, not both")
+        if spec is not None and config is None:
+            config = _options(spec, options)
         try:
             binding = identify(tuple(backend.inputs), tuple(backend.outputs), spec)
         except ValueError as err:
             raise ValueError(f"{backend.path}: {err}") from err
-        self._head = _head_class(binding.spec)(binding, options)
+        if config is None:
+            config = _options(binding.spec, options)
+        self._head = _head_class(binding.spec)(
+            binding.spec,
+            config,
+            input_dtype=np.dtype(binding.input.dtype).name,
+            fixed_size=binding.fixed_size,
+        )
         self.spec: ModelSpec = binding.spec
         self.backend: Backend = backend
         self.backend_name: str = backend.name
         self.precision: str | None = precision
         self.path: Path = Path(backend.path)
-        self.options: Mapping[str, Any] = MappingProxyType(dict(self._head.options))
+        self.options: Mapping[str, Any] = MappingProxyType(config.as_dict())
         self._binding = binding
         logger.debug(
             "%s identified as %s (input %s, outputs %s)",
@@ -484,9 +160,29 @@ class Estimator(Closing):
             {stable: info.name for stable, info in binding.outputs.items()},
         )
 
-    def _run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run the backend on decoder feeds (stable names); outputs keyed by stable name."""
-        return self._binding.results(self.backend.run(self._binding.feeds(feeds)))
+    @property
+    def head(self) -> Head:
+        """The model's :class:`~xpose.models.Head`: it prepares inputs and decodes outputs."""
+        return self._head
+
+    @property
+    def binding(self) -> Binding:
+        """How the file's tensors map onto the catalogue model's (:func:`~xpose.binding.identify`)."""
+        return self._binding
+
+    def infer(self, x: np.ndarray, geometry: Geometry) -> Poses:
+        """Run the backend on a prepared input and decode its outputs.
+
+        Args:
+            x: ``(1, h, w, 3)`` model input in the file's dtype, from :attr:`head`'s
+                ``prepare`` or ``prepare_in_crop``.
+            geometry: the geometry that came with ``x``.
+
+        Returns:
+            :class:`~xpose.results.Poses` in pixels of the image ``x`` was made from.
+        """
+        outputs = self.backend.run(self._binding.feed(x))
+        return self._head.decode(self._binding.results(outputs), geometry)
 
     def predict(self, image: Any) -> Poses:
         """Estimate the poses in one image.
@@ -502,7 +198,7 @@ class Estimator(Closing):
             ``image``. Single-pose models (MoveNet Lightning/Thunder, PoseNet without
             ``multi_pose``) always give N=1.
         """
-        return self._head.predict(self._run, to_rgb_uint8(image))
+        return self.infer(*self._head.prepare(to_rgb_uint8(image)))
 
     def stream(
         self,
@@ -517,9 +213,7 @@ class Estimator(Closing):
     @property
     def multi_person(self) -> bool:
         """Whether :meth:`predict` can find several people (MultiPose, PoseNet multi-pose)."""
-        if not self.spec.multi_person:
-            return False
-        return bool(self.options.get("multi_pose", True))
+        return self._head.multi_person
 
     def track(
         self,
@@ -574,7 +268,7 @@ class Estimator(Closing):
             smoother_options=smoother_options,
             max_age=max_age,
         )
-        return _drop_frames(frames)
+        return drop_frames(frames)
 
     def track_frames(
         self,
@@ -596,7 +290,7 @@ class Estimator(Closing):
         """
         from xpose.video import FrameSource
 
-        pose_tracker = self._make_tracker(tracker, max_age)
+        pose_tracker = resolve_tracker(tracker, max_age=max_age, multi_person=self.multi_person)
         smoother = None
         if smooth:
             from xpose.smoothing import PoseSmoother
@@ -609,26 +303,7 @@ class Estimator(Closing):
         else:
             reader = FrameSource(source, fps=fps)
         stream = self.stream(smoother=smoother, tracker=pose_tracker, fps=reader.fps)
-        return _follow(reader, stream)
-
-    def _make_tracker(self, tracker: str | Tracker | None, max_age: int) -> Tracker | None:
-        """The tracker :meth:`track` uses for its ``tracker`` argument."""
-        if tracker is None:
-            return None
-        if not isinstance(tracker, str):
-            if not callable(getattr(tracker, "update", None)):
-                raise TypeError(
-                    f"tracker: expected a name or an object with update(poses), got {tracker!r}"
-                )
-            return tracker
-        name = tracker.lower()
-        if name == "auto":
-            name = "iou" if self.multi_person else "none"
-        if name == "none":
-            return None
-        from xpose.tracking import make_tracker
-
-        return make_tracker(name, max_age=max_age)
+        return follow(reader, stream)
 
     @property
     def closed(self) -> bool:
@@ -644,165 +319,6 @@ class Estimator(Closing):
             f"Estimator(model={self.spec.name!r}, backend={self.backend_name!r}, "
             f"precision={self.precision!r}, path={str(self.path)!r})"
         )
-
-
-# --- video mode -------------------------------------------------------------------------------
-
-
-class Smoother(Protocol):
-    """Smooths poses over time (e.g. :class:`xpose.smoothing.PoseSmoother`)."""
-
-    def __call__(self, poses: Poses, t: float) -> Poses: ...
-
-
-class Tracker(Protocol):
-    """Gives poses track ids across frames (e.g. :mod:`xpose.tracking`'s trackers)."""
-
-    def update(self, poses: Poses) -> Poses: ...
-
-
-class PoseStream:
-    """Video mode of an :class:`Estimator`: state carried from one frame to the next.
-
-    For MoveNet single-pose models (Lightning, Thunder) each frame is cropped around the person
-    found in the previous frame, following tfjs pose-detection: the first frame (and any frame
-    after the torso was lost, or after a change of frame size) uses the whole frame padded to a
-    square (:func:`~xpose.models.movenet.init_crop_region`); the next region is a square around
-    the hips sized from the torso and body (:func:`~xpose.models.movenet.determine_crop_region`).
-    For other models each frame is predicted on its own.
-
-    Then, when given, ``tracker.update(poses)`` assigns track ids and ``smoother(poses, t)``
-    smooths keypoints over time, in that order.
-
-    One stream follows one video; calls to :meth:`update` are serialized by a lock. The stream
-    does not own the estimator: leaving its ``with`` block resets the stream, it does not close
-    the estimator.
-
-    Args:
-        estimator: the estimator to run.
-        smoother: optional, called as ``smoother(poses, t)`` with ``t`` in seconds.
-        tracker: optional, called as ``tracker.update(poses)``.
-        fps: frame rate used to make ``t = frame_index / fps`` when ``update`` gets no timestamp.
-    """
-
-    def __init__(
-        self,
-        estimator: Estimator,
-        *,
-        smoother: Smoother | None = None,
-        tracker: Tracker | None = None,
-        fps: float = 30.0,
-    ) -> None:
-        if not float(fps) > 0.0:
-            raise ValueError(f"fps must be > 0, got {fps}")
-        self.estimator = estimator
-        self.smoother = smoother
-        self.tracker = tracker
-        self.fps = float(fps)
-        head = estimator._head
-        self._crop_head = head if isinstance(head, _MoveNetSingle) else None
-        self._lock = threading.Lock()
-        self._crop: CropRegion | None = None
-        self._frame_hw: tuple[int, int] | None = None
-        self._frames = 0
-
-    @property
-    def crop_tracking(self) -> bool:
-        """Whether this stream crops frames around the person (MoveNet single-pose models)."""
-        return self._crop_head is not None
-
-    @property
-    def crop_region(self) -> CropRegion | None:
-        """The region the next frame will be cropped to (normalized), or ``None`` if unset."""
-        return self._crop
-
-    @property
-    def frames(self) -> int:
-        """How many frames have been processed since the start or the last :meth:`reset`."""
-        return self._frames
-
-    def update(self, frame: Any, timestamp: float | None = None) -> Poses:
-        """Estimate the poses in the next frame of the video.
-
-        Args:
-            frame: the frame, as :meth:`Estimator.predict` takes it (RGB, not BGR).
-            timestamp: the frame's time in seconds; ``None`` uses ``frame_index / fps``.
-
-        Returns:
-            :class:`~xpose.results.Poses`, keypoints x, y in pixels of ``frame``.
-        """
-        image = to_rgb_uint8(frame)
-        with self._lock:
-            t = self._frames / self.fps if timestamp is None else float(timestamp)
-            if self._crop_head is not None:
-                poses = self._update_crop(self._crop_head, image)
-            else:
-                poses = self.estimator._head.predict(self.estimator._run, image)
-            if self.tracker is not None:
-                poses = self.tracker.update(poses)
-            if self.smoother is not None:
-                poses = self.smoother(poses, t)
-            self._frames += 1
-            return poses
-
-    def _update_crop(self, head: _MoveNetSingle, image: npt.NDArray[np.uint8]) -> Poses:
-        h, w = image.shape[:2]
-        if self._crop is None or self._frame_hw != (h, w):
-            self._crop = movenet.init_crop_region(h, w)
-            self._frame_hw = (h, w)
-        poses = head.predict_in_crop(self.estimator._run, image, self._crop)
-        self._crop = movenet.determine_crop_region(poses.keypoints[0], poses.scores[0], h, w)
-        return poses
-
-    def reset(self) -> None:
-        """Forget everything about past frames (crop region, frame count, tracker, smoother)."""
-        with self._lock:
-            self._crop = None
-            self._frame_hw = None
-            self._frames = 0
-            for part in (self.tracker, self.smoother):
-                reset = getattr(part, "reset", None)
-                if callable(reset):
-                    reset()
-
-    def __enter__(self) -> PoseStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.reset()
-
-    def __repr__(self) -> str:
-        return (
-            f"PoseStream(model={self.estimator.spec.name!r}, crop_tracking={self.crop_tracking}, "
-            f"frames={self._frames})"
-        )
-
-
-def _follow(
-    reader: FrameSource, stream: PoseStream
-) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
-    """Run ``stream`` over the frames of ``reader`` (a FrameSource); close it when done."""
-    with reader, stream:
-        for index, timestamp, frame in reader:
-            yield index, timestamp, frame, stream.update(frame, timestamp)
-
-
-def _drop_frames(
-    frames: Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]],
-) -> Iterator[tuple[int, Poses]]:
-    """``(index, poses)`` of :meth:`Estimator.track_frames`'s items; closing it closes them."""
-    try:
-        for index, _, _, poses in frames:
-            yield index, poses
-    finally:
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -961,7 +477,7 @@ def load(
     else:
         spec = get_spec(str(name_or_path))
         _check_precision(precision)
-        _head_class(spec).check_options(spec, options)
+        typed = _options(spec, options)
         _check_providers(providers, backend_name)
         # a missing runtime is the first thing to fix: say so before looking for the file
         backend_class(backend_name).requirement.load(f"the {backend_name!r} backend")
@@ -969,7 +485,9 @@ def load(
         file_precision = precision
     opened = open_backend(backend_name, path, threads=threads, **backend_options)
     try:
-        return Estimator(opened, spec=spec, precision=file_precision, **options)
+        if spec is None:
+            return Estimator(opened, precision=file_precision, **options)
+        return Estimator(opened, spec=spec, precision=file_precision, config=typed)
     except (ValueError, TypeError):
         opened.close()
         raise

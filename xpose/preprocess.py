@@ -6,9 +6,11 @@ converted by the caller (``cv2.cvtColor(img, cv2.COLOR_BGR2RGB)``) before they a
 
 Geometry convention: pixel coordinates are continuous, with pixel ``(i, j)`` covering
 ``[j, j + 1) x [i, i + 1)``, so a point normalized to an image of width ``W`` maps to ``x * W``.
-The returned geometry objects (:class:`~xpose.models.base.Letterbox`, :class:`CropBox`) map
-model-input coordinates back to image pixels with the same method names, so decoders accept
-either.
+The geometry objects (:class:`Letterbox`, :class:`CropBox`) both make a model input
+(``apply``) and map model-input coordinates back to image pixels, with the same method names,
+so decoders accept either (:data:`Geometry`). Their ``apply`` trusts its image: callers check
+it once, with :func:`to_rgb_uint8`, and the public :func:`letterbox` / :func:`crop_and_resize`
+check their arguments before applying.
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from xpose.models.base import Letterbox
-
-__all__ = ["CropBox", "crop_and_resize", "letterbox", "to_rgb_uint8"]
+__all__ = ["CropBox", "Geometry", "Letterbox", "crop_and_resize", "letterbox", "to_rgb_uint8"]
 
 ImageLike = npt.NDArray[np.uint8] | str | os.PathLike[str]
 
@@ -153,6 +153,57 @@ def _resample(
     return out
 
 
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was scaled and padded into a model's input.
+
+    ``model = image * scale + (pad_x, pad_y)``; everything in pixels. The padded square or
+    rectangle has size ``(height, width)``.
+    """
+
+    scale: float
+    pad_x: float
+    pad_y: float
+    height: int
+    width: int
+    image_height: int
+    image_width: int
+
+    @classmethod
+    def fit(cls, image_hw: tuple[int, int], target_hw: tuple[int, int]) -> Letterbox:
+        """Fit an image into a target size keeping aspect ratio, centred, padding the rest."""
+        ih, iw = image_hw
+        th, tw = target_hw
+        if ih <= 0 or iw <= 0:
+            raise ValueError(f"image must have a positive size, got {ih}x{iw}")
+        scale = min(th / ih, tw / iw)
+        nh, nw = round(ih * scale), round(iw * scale)
+        return cls(scale, (tw - nw) / 2.0, (th - nh) / 2.0, th, tw, ih, iw)
+
+    def apply(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Scale and pad ``image`` ``(image_height, image_width, C)`` uint8 (unchecked) into the
+        ``(height, width, C)`` model input; the padding is 0."""
+        return _resample(
+            image, self.scale, self.scale, self.pad_x, self.pad_y, (self.height, self.width)
+        )
+
+    def to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Map ``(..., 2)`` x, y in model-input pixels back to image pixels."""
+        xy = np.asarray(xy, dtype=np.float32)
+        out = np.empty_like(xy)
+        out[..., 0] = (xy[..., 0] - self.pad_x) / self.scale
+        out[..., 1] = (xy[..., 1] - self.pad_y) / self.scale
+        return out
+
+    def normalized_to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Map ``(..., 2)`` x, y normalized to the model input ([0, 1]) to image pixels."""
+        xy = np.asarray(xy, dtype=np.float32)
+        px = np.empty_like(xy)
+        px[..., 0] = xy[..., 0] * self.width
+        px[..., 1] = xy[..., 1] * self.height
+        return self.to_image(px)
+
+
 def letterbox(
     image: npt.NDArray[np.uint8], target_hw: tuple[int, int]
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
@@ -171,8 +222,7 @@ def letterbox(
     _check_array(image, "letterbox")
     th, tw = _check_size(target_hw, "letterbox")
     lb = Letterbox.fit(image.shape[:2], (th, tw))
-    out = _resample(image, lb.scale, lb.scale, lb.pad_x, lb.pad_y, (th, tw))
-    return out, lb
+    return lb.apply(image), lb
 
 
 @dataclass(frozen=True)
@@ -192,6 +242,39 @@ class CropBox:
     width: int
     image_height: int
     image_width: int
+
+    @classmethod
+    def cut(
+        cls,
+        box: tuple[float, float, float, float],
+        image_hw: tuple[int, int],
+        target_hw: tuple[int, int],
+    ) -> CropBox:
+        """The geometry of cutting ``box`` ``(ymin, xmin, ymax, xmax)``, normalized to an image
+        of ``image_hw``, to a model input of ``target_hw``; checks the box."""
+        ymin, xmin, ymax, xmax = (float(v) for v in box)
+        if (
+            not all(math.isfinite(v) for v in (ymin, xmin, ymax, xmax))
+            or ymax <= ymin
+            or xmax <= xmin
+        ):
+            raise ValueError(
+                "crop_and_resize: expected a finite box (ymin, xmin, ymax, xmax) with "
+                f"ymax > ymin and xmax > xmin, got {tuple(box)}"
+            )
+        th, tw = target_hw
+        h, w = image_hw
+        return cls(ymin, xmin, ymax, xmax, int(th), int(tw), int(h), int(w))
+
+    def apply(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """Cut the box out of ``image`` ``(image_height, image_width, C)`` uint8 (unchecked)
+        and stretch it to the ``(height, width, C)`` model input; outside the image is 0."""
+        h, w = self.image_height, self.image_width
+        sx = self.width / ((self.xmax - self.xmin) * w)
+        sy = self.height / ((self.ymax - self.ymin) * h)
+        return _resample(
+            image, sx, sy, -self.xmin * w * sx, -self.ymin * h * sy, (self.height, self.width)
+        )
 
     def normalized_to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Map ``(..., 2)`` x, y normalized to the crop ([0, 1]) to image pixels."""
@@ -225,15 +308,10 @@ def crop_and_resize(
         coordinates back to image pixels.
     """
     _check_array(image, "crop_and_resize")
-    th, tw = _check_size(target_hw, "crop_and_resize")
-    ymin, xmin, ymax, xmax = (float(v) for v in box)
-    if not all(math.isfinite(v) for v in (ymin, xmin, ymax, xmax)) or ymax <= ymin or xmax <= xmin:
-        raise ValueError(
-            "crop_and_resize: expected a finite box (ymin, xmin, ymax, xmax) with ymax > ymin "
-            f"and xmax > xmin, got {tuple(box)}"
-        )
-    h, w = image.shape[:2]
-    sx = tw / ((xmax - xmin) * w)
-    sy = th / ((ymax - ymin) * h)
-    out = _resample(image, sx, sy, -xmin * w * sx, -ymin * h * sy, (th, tw))
-    return out, CropBox(ymin, xmin, ymax, xmax, th, tw, h, w)
+    target = _check_size(target_hw, "crop_and_resize")
+    crop = CropBox.cut(box, image.shape[:2], target)
+    return crop.apply(image), crop
+
+
+#: What decoders take to map model-input coordinates back to image pixels.
+Geometry = Letterbox | CropBox

@@ -353,3 +353,34 @@ def make_tracker(name: str, **kwargs: Any) -> Tracker:
             f"unknown tracker {name!r}; choose one of: {', '.join(sorted(TRACKERS))}"
         ) from None
     return cls(**kwargs)
+
+
+def resolve_tracker(
+    tracker: str | Tracker | None, *, max_age: int = 30, multi_person: bool = True
+) -> Tracker | None:
+    """The tracker for a ``tracker`` argument of :meth:`~xpose.estimator.Estimator.track`.
+
+    Args:
+        tracker: ``"auto"`` (``"iou"`` for a multi-person model, none for a single-pose one),
+            a name of :data:`TRACKERS`, ``None``, or an object with ``update(poses)`` (kept).
+        max_age: frames a lost person keeps their track id (named trackers only).
+        multi_person: whether the model can find several people.
+
+    Raises:
+        TypeError: ``tracker`` is neither a name nor an object with ``update``.
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    if tracker is None:
+        return None
+    if not isinstance(tracker, str):
+        if not callable(getattr(tracker, "update", None)):
+            raise TypeError(
+                f"tracker: expected a name or an object with update(poses), got {tracker!r}"
+            )
+        return tracker
+    name = tracker.lower()
+    if name == "auto":
+        name = "iou" if multi_person else "none"
+    if name == "none":
+        return None
+    return make_tracker(name, max_age=max_age)

@@ -63,3 +63,32 @@ def test_prepare_for_every_model(name: str) -> None:
     assert x.shape == (1, *spec.input_size, 3)
     assert x.dtype == np.dtype(spec.input_dtype)
     assert (lb.image_height, lb.image_width) == (120, 90)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_spec_owns_its_tensor_contract_and_head(name: str) -> None:
+    """Each spec says what a file of it may look like and which head runs it."""
+    spec = get_spec(name)
+    assert spec.input_dtype in spec.input_dtypes
+    assert len(spec.output_shapes) == len(spec.output_names) == len(spec.output_hints)
+    assert spec.head is not None and spec.head.__module__ == f"xpose.models.{spec.family}"
+    assert list(spec.head.Options().as_dict()) == list(spec.head.Options.names())
+
+
+def test_options_are_typed_and_checked_when_made() -> None:
+    from xpose.models.movenet import MultiPoseOptions
+    from xpose.models.posenet import PoseNetOptions
+
+    opts = PoseNetOptions(multi_pose=True, nms_radius=10)
+    assert opts.nms_radius == 10.0 and isinstance(opts.nms_radius, float)
+    assert MultiPoseOptions().as_dict() == {
+        "multipose_long_side": 256,
+        "multipose_square": False,
+        "min_pose_score": 0.2,
+    }
+    with pytest.raises(ValueError, match="'multipose_long_side' must be >= 1"):
+        MultiPoseOptions(multipose_long_side=0)
+    with pytest.raises(TypeError, match="'multi_pose' must be True or False"):
+        PoseNetOptions(multi_pose=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"unknown option\(s\) 'max_people' for posenet"):
+        PoseNetOptions.from_mapping("posenet", {"max_people": 3})

@@ -7,8 +7,8 @@ import pytest
 
 from xpose.keypoints import Keypoint as K
 from xpose.models import get_spec, movenet
-from xpose.models.base import Letterbox
 from xpose.models.movenet import CropRegion
+from xpose.preprocess import Letterbox
 from xpose.results import Poses
 
 LIGHTNING = get_spec("movenet-lightning")

@@ -7,8 +7,8 @@ import pytest
 
 from xpose.keypoints import Keypoint as K
 from xpose.models import get_spec, posenet
-from xpose.models.base import Letterbox
 from xpose.models.posenet import POSE_CHAIN
+from xpose.preprocess import Letterbox
 
 SPEC = get_spec("posenet")
 STRIDE = 16

@@ -8,26 +8,46 @@ Video mode (single-pose models) follows tfjs pose-detection's crop-region algori
 frame is cropped to a square around the hips sized from the previous frame's keypoints
 (:func:`determine_crop_region`), the crop is run through the model (:func:`prepare_in_crop`)
 and the keypoints are mapped back (:func:`decode_single_in_crop`). The stateful object that
-keeps the crop region between frames lives elsewhere and calls these functions.
+keeps the crop region between frames lives elsewhere (:class:`xpose.stream.PoseStream`) and
+calls these functions.
+
+The module also holds the catalogue's MoveNet specs (:data:`LIGHTNING`, :data:`THUNDER`,
+:data:`MULTIPOSE`), MultiPose's options (:class:`MultiPoseOptions`) and the heads the estimator
+runs (:class:`SinglePoseHead`, :class:`MultiPoseHead`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from xpose.keypoints import NUM_KEYPOINTS, Keypoint
-from xpose.models.base import Letterbox, ModelSpec
-from xpose.preprocess import CropBox, crop_and_resize, letterbox, to_rgb_uint8
+from xpose.models.base import (
+    Head,
+    ModelOptions,
+    ModelSpec,
+    boolean,
+    option,
+    positive_int,
+    unit_float,
+)
+from xpose.preprocess import CropBox, Geometry, Letterbox, crop_and_resize, letterbox, to_rgb_uint8
 from xpose.results import Poses
 
 __all__ = [
+    "LIGHTNING",
     "MIN_CROP_KEYPOINT_SCORE",
+    "MULTIPOSE",
+    "THUNDER",
     "CropRegion",
+    "MultiPoseHead",
+    "MultiPoseOptions",
+    "SinglePoseHead",
     "decode_multi",
     "decode_single",
     "decode_single_in_crop",
@@ -115,8 +135,13 @@ def _input_size(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[int, int
     return h, w
 
 
+def _batch(canvas: npt.NDArray[np.uint8], dtype: npt.DTypeLike) -> np.ndarray:
+    """``(1, h, w, 3)`` of ``dtype``: MoveNet's integer inputs take the pixels 0..255 as they are."""
+    return np.ascontiguousarray(canvas[None].astype(dtype, copy=False))
+
+
 def _feeds(spec: ModelSpec, canvas: npt.NDArray[np.uint8]) -> dict[str, np.ndarray]:
-    return {spec.input_name: np.ascontiguousarray(canvas[None].astype(spec.input_dtype))}
+    return {spec.input_name: _batch(canvas, spec.input_dtype)}
 
 
 def prepare(
@@ -148,7 +173,7 @@ def _keypoints_xy(yxs: npt.NDArray[np.float32]) -> tuple[np.ndarray, np.ndarray]
     return yxs[..., 1::-1], yxs[..., 2]
 
 
-def decode_single(raw: npt.ArrayLike, geometry: Letterbox | CropBox) -> Poses:
+def decode_single(raw: npt.ArrayLike, geometry: Geometry) -> Poses:
     """Decode MoveNet SinglePose output into one pose in image pixels.
 
     Args:
@@ -165,9 +190,7 @@ def decode_single(raw: npt.ArrayLike, geometry: Letterbox | CropBox) -> Poses:
     return Poses(geometry.normalized_to_image(xy), scores)
 
 
-def decode_multi(
-    raw: npt.ArrayLike, geometry: Letterbox | CropBox, min_score: float = 0.2
-) -> Poses:
+def decode_multi(raw: npt.ArrayLike, geometry: Geometry, min_score: float = 0.2) -> Poses:
     """Decode MoveNet MultiPose output into the people scoring at least ``min_score``.
 
     Args:
@@ -323,3 +346,119 @@ def decode_single_in_crop(
     """
     geometry = CropBox(crop.ymin, crop.xmin, crop.ymax, crop.xmax, 1, 1, image_h, image_w)
     return decode_single(raw, geometry)
+
+
+# --- the estimator's heads ----------------------------------------------------------------
+
+
+class SinglePoseHead(Head):
+    """MoveNet Lightning / Thunder: one person, letterboxed into the fixed square input, or (in
+    video mode) a crop around the person stretched to it."""
+
+    crops: ClassVar[bool] = True
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
+        lb = Letterbox.fit(image.shape[:2], self.spec.input_size)
+        return _batch(lb.apply(image), self.input_dtype), lb
+
+    def prepare_in_crop(
+        self, image: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
+    ) -> tuple[np.ndarray, Geometry]:
+        crop = CropBox.cut(box, image.shape[:2], self.spec.input_size)
+        return _batch(crop.apply(image), self.input_dtype), crop
+
+    def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
+        return decode_single(outputs["keypoints"], geometry)
+
+
+@dataclass(frozen=True)
+class MultiPoseOptions(ModelOptions):
+    """MoveNet MultiPose's options.
+
+    Attributes:
+        multipose_long_side: the input's long side when the file's input size is free (e.g.
+            ONNX); the short side follows the image's aspect, rounded up to a multiple of 32.
+        multipose_square: a square input of the long side, as the fixed-size TFLite file uses.
+        min_pose_score: people scoring less are dropped.
+    """
+
+    multipose_long_side: int = option(256, positive_int)
+    multipose_square: bool = option(False, boolean)
+    min_pose_score: float = option(0.2, unit_float)
+
+
+class MultiPoseHead(Head):
+    """MoveNet MultiPose: up to 6 people; the input follows the image's aspect when it can."""
+
+    Options: ClassVar[type[ModelOptions]] = MultiPoseOptions
+    options: MultiPoseOptions
+
+    def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """``(height, width)`` of the input for an image of ``image_hw``."""
+        if self.fixed_size is not None:
+            return self.fixed_size
+        opts, multiple = self.options, self.spec.size_multiple
+        if opts.multipose_square:
+            side = multipose_size((1, 1), opts.multipose_long_side, multiple)[0]
+            return side, side
+        return multipose_size(image_hw, opts.multipose_long_side, multiple)
+
+    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
+        lb = Letterbox.fit(image.shape[:2], self.input_size(image.shape[:2]))
+        return _batch(lb.apply(image), self.input_dtype), lb
+
+    def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
+        return decode_multi(outputs["poses"], geometry, self.options.min_pose_score)
+
+
+# --- the catalogue's MoveNet models -------------------------------------------------------
+
+#: Input dtypes a MoveNet file may have: converted files take int32, TF Hub's own .tflite uint8.
+_INPUT_DTYPES = ("int32", "uint8", "float32")
+
+_SINGLE_DOC = (
+    "MoveNet SinglePose {variant}: int32 RGB 0..255 input [1, {n}, {n}, 3]; output 'keypoints' "
+    "[1, 1, 17, 3] = (y, x, score) normalized to the input square."
+)
+
+
+def _single(name: str, variant: str, side: int) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        family="movenet",
+        input_name="input",
+        input_dtype="int32",
+        input_size=(side, side),
+        output_names=("keypoints",),
+        multi_person=False,
+        description=_SINGLE_DOC.format(variant=variant, n=side),
+        input_dtypes=_INPUT_DTYPES,
+        output_shapes=((1, 1, NUM_KEYPOINTS, 3),),
+        head=SinglePoseHead,
+    )
+
+
+#: MoveNet SinglePose Lightning (TF Hub singlepose/lightning/4).
+LIGHTNING = _single("movenet-lightning", "Lightning", 192)
+#: MoveNet SinglePose Thunder (TF Hub singlepose/thunder/4).
+THUNDER = _single("movenet-thunder", "Thunder", 256)
+#: MoveNet MultiPose Lightning: up to 6 people, free input size (multiples of 32) in ONNX.
+MULTIPOSE = ModelSpec(
+    name="movenet-multipose",
+    family="movenet",
+    input_name="input",
+    input_dtype="int32",
+    input_size=(256, 256),
+    output_names=("poses",),
+    multi_person=True,
+    dynamic_size=True,
+    size_multiple=32,
+    description=(
+        "MoveNet MultiPose Lightning: int32 RGB 0..255 input [1, H, W, 3] with H, W multiples "
+        "of 32 (256x256 by default); output 'poses' [1, 6, 56] = per person 17 x (y, x, score) "
+        "then ymin, xmin, ymax, xmax, score, normalized to the input."
+    ),
+    input_dtypes=_INPUT_DTYPES,
+    output_shapes=((1, MAX_MULTIPOSE_PEOPLE, _MULTIPOSE_WIDTH),),
+    head=MultiPoseHead,
+)
