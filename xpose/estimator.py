@@ -370,7 +370,7 @@ def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
     folder = root / "savedmodel" / model
     if not folder.is_dir():
         command = _store.convert_command(model, precision, root if store is not None else None)
-        raise FileNotFoundError(
+        raise _store.ModelNotConvertedError(
             f"{model} has no SavedModel in the model store {root}; build it with `{command}`"
         )
     return folder
