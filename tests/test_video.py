@@ -283,3 +283,18 @@ def test_writer_errors(tmp_path: Path, crops: list[np.ndarray]) -> None:
         writer.write(crops[0])
     with pytest.raises(ValueError, match="closed"):
         writer.write(crops[0])
+
+
+def test_a_cut_video_is_logged_and_counted(
+    video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    if video.suffix != ".avi":
+        pytest.skip("an MP4 cut in half loses its index (moov) and does not open at all")
+    cut = tmp_path / "cut.avi"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with FrameSource(cut) as source:
+        frames = list(source)
+    assert source.frame_count == N_FRAMES
+    assert 0 < len(frames) == source.frames_read < N_FRAMES
+    assert f"read {len(frames)} of {N_FRAMES} frames" in caplog.text

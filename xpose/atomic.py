@@ -27,15 +27,18 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
-from xpose.errors import OutputError
+from xpose.errors import OutputError, OutputExistsError
+from xpose.inputs import shown
 
 __all__ = [
     "AtomicFile",
     "CompleteOrNothing",
+    "check_outputs",
     "check_target",
     "partial_name",
     "prepare_target",
@@ -111,6 +114,68 @@ def prepare_target(target: str | os.PathLike[str]) -> Path:
     path = check_target(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file ``path`` names (device, inode), following links; ``None`` if there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_outputs(
+    outputs: Sequence[tuple[str, Path]],
+    inputs: Iterable[Path],
+    *,
+    overwrite: bool,
+    how_to_overwrite: str = "overwrite=True",
+) -> None:
+    """Refuse outputs that would replace an input, or an existing file unless ``overwrite``.
+
+    Meant to run before any work. Inputs and outputs are compared as files, not names: a
+    symbolic or hard link to an input is that input.
+
+    Args:
+        outputs: ``(what, path)`` of each file to be written; ``what`` names it in messages.
+        inputs: the files read.
+        overwrite: whether existing output files may be replaced.
+        how_to_overwrite: how the user allows it, for the message.
+
+    Raises:
+        OutputError: an output is one of the inputs, two outputs are one file, or an output
+            cannot be a file (see :func:`check_target`).
+        OutputExistsError: an output file exists and ``overwrite`` is false.
+    """
+    owners: dict[tuple[int, int], Path] = {}
+    for path in inputs:
+        ident = _identity(path)
+        if ident is not None:
+            owners.setdefault(ident, path)
+    seen: dict[tuple[int, int] | Path, str] = {}
+    existing: list[Path] = []
+    for what, path in outputs:
+        check_target(path)
+        ident = _identity(path)
+        if ident is not None and ident in owners:
+            raise OutputError(
+                f"{what} is the input {shown(owners[ident])}; xpose never writes over its "
+                "inputs: choose another output name"
+            )
+        key: tuple[int, int] | Path = ident if ident is not None else Path(os.path.abspath(path))
+        if key in seen:
+            raise OutputError(f"{what} is also written as {seen[key]}; choose another name")
+        seen[key] = what
+        if ident is not None or path.is_symlink():
+            existing.append(path)
+    if existing and not overwrite:
+        names = ", ".join(shown(p) for p in existing[:3])
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise OutputExistsError(
+            f"{names}{more} exist(s) already: pass {how_to_overwrite} to replace (a result "
+            "file is replaced only once the run is complete), or choose another output name"
+        )
 
 
 def partial_name(target: str | os.PathLike[str]) -> Path:

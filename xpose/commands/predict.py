@@ -35,10 +35,10 @@ from tqdm import tqdm
 
 import xpose
 from xpose import preprocess
-from xpose.atomic import check_target
+from xpose.atomic import check_outputs
 from xpose.commands import add_model_choice, add_store
 from xpose.draw import draw_poses
-from xpose.errors import OutputError, OutputExistsError
+from xpose.errors import OutputError
 from xpose.estimator import Estimator
 from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_broken_link, is_video, shown
 from xpose.output import (
@@ -327,56 +327,16 @@ class _Overlays:
         return target
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """The file ``path`` names (device, inode), following links; ``None`` if there is none."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_dev, st.st_ino
-
-
 def _check_outputs(args: argparse.Namespace, inputs: list[_Input], overlays: _Overlays) -> None:
-    """Refuse, before any work, outputs that would replace an input or an existing file.
-
-    Raises:
-        OutputError: an output is one of the inputs (by file identity: links and hard links
-            count), two outputs are one file, or an output cannot be a file.
-        OutputExistsError: an output file exists and ``--overwrite`` was not given.
-    """
-    owners: dict[tuple[int, int], Path] = {}
-    for item in inputs:
-        ident = None if item.path is None else _identity(item.path)
-        if ident is not None and item.path is not None:
-            owners.setdefault(ident, item.path)
+    """Refuse, before any work, outputs that would replace an input or, without
+    ``--overwrite``, an existing file (see :func:`xpose.atomic.check_outputs`)."""
     outputs: list[tuple[str, Path]] = []
     if args.out is not None and args.out != "-":
         outputs.append((f"--out {shown(args.out)}", Path(args.out)))
     for item, target in overlays.targets.items():
         outputs.append((f"--draw: the overlay of {shown(item.name)}, {shown(target)},", target))
-    seen: dict[tuple[int, int] | Path, str] = {}
-    existing: list[Path] = []
-    for what, path in outputs:
-        check_target(path)
-        ident = _identity(path)
-        if ident is not None and ident in owners:
-            raise OutputError(
-                f"{what} is the input {shown(owners[ident])}; xpose never writes over its "
-                "inputs: choose another output name"
-            )
-        key: tuple[int, int] | Path = ident if ident is not None else Path(os.path.abspath(path))
-        if key in seen:
-            raise OutputError(f"{what} is also written as {seen[key]}; choose another name")
-        seen[key] = what
-        if ident is not None or path.is_symlink():
-            existing.append(path)
-    if existing and not args.overwrite:
-        names = ", ".join(shown(p) for p in existing[:3])
-        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        raise OutputExistsError(
-            f"{names}{more} exist(s) already: pass --overwrite to replace (an existing --out is "
-            "replaced only once the run is complete), or choose another output name"
-        )
+    paths = [item.path for item in inputs if item.path is not None]
+    check_outputs(outputs, paths, overwrite=args.overwrite, how_to_overwrite="--overwrite")
 
 
 # --- running ----------------------------------------------------------------------------------
