@@ -226,7 +226,7 @@ def test_signal_during_a_video_keeps_the_complete_records(
     out_dir.mkdir()
     out = out_dir / "o.jsonl"
     proc = _fake_xpose(
-        ["predict", str(clip), "--out", str(out), "-q"], 0.02, stderr=subprocess.PIPE, text=True
+        ["predict", str(clip), "--out", str(out), "-q"], 0.05, stderr=subprocess.PIPE, text=True
     )
     try:
         _wait_for_records(out_dir, proc)
@@ -250,7 +250,7 @@ def test_a_hard_kill_leaves_a_temporary_the_next_run_removes(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "o.jsonl"
-    proc = _fake_xpose(["predict", str(clip), "--out", str(out), "-q"], 0.02)
+    proc = _fake_xpose(["predict", str(clip), "--out", str(out), "-q"], 0.05)
     try:
         _wait_for_records(out_dir, proc)
         proc.kill()
