@@ -16,8 +16,8 @@ through :class:`AtomicFile`, with one set of rules:
   discard what is not. A stream whose every piece is whole (records, video frames; made with
   ``partial_ok=True``) is kept; anything else is discarded. A partial result never replaces an
   existing file: it is saved beside it as ``<stem>.partial<suffix>`` (see :func:`partial_name`).
-- **Stale temporaries.** A hard kill (SIGKILL, power loss) can leave a temporary file. The next
-  :class:`AtomicFile` in that folder deletes those whose process is gone.
+- **Stale temporaries.** A hard kill (SIGKILL, power loss) can leave a temporary file. The first
+  :class:`AtomicFile` of a process in that folder deletes those whose process is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -86,6 +87,21 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     if removed:
         logger.info("removed %d stale temporary file(s) in %s", len(removed), folder)
     return removed
+
+
+#: Folders this process has already cleaned of stale temporaries (its own are never stale).
+_CLEANED: set[str] = set()
+_CLEANED_LOCK = threading.Lock()
+
+
+def _clean_once(folder: Path) -> None:
+    """:func:`remove_stale_temporaries` in ``folder``, the first time this process writes there."""
+    key = os.path.abspath(folder)
+    with _CLEANED_LOCK:
+        if key in _CLEANED:
+            return
+        _CLEANED.add(key)
+    remove_stale_temporaries(folder)
 
 
 def check_target(target: str | os.PathLike[str]) -> Path:
@@ -251,7 +267,7 @@ class AtomicFile(CompleteOrNothing):
         self.partial_ok = partial_ok
         self.saved_to: Path | None = None
         """Where :meth:`commit` put the file (the target, or a partial name beside it)."""
-        remove_stale_temporaries(self.target.parent)
+        _clean_once(self.target.parent)
         while True:
             name = f".{self.target.name}.{_MARK}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
             tmp = self.target.parent / name
