@@ -48,7 +48,10 @@ _STOP_SIGNALS = tuple(
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    """Signal handler: raise :class:`Interrupted`; later signals wait while it is handled."""
+    """Signal handler: raise :class:`Interrupted`.
+
+    Further SIGTERM/SIGHUP are ignored while the run keeps what is complete and exits.
+    """
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signum)
