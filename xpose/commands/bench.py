@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xpose.atomic import AtomicFile
 from xpose.commands import add_store
 from xpose.models import list_models
 from xpose.store import PRECISIONS
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
     print(text, end="")
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        with AtomicFile(out) as file:
+            file.open("w", encoding="utf-8").write(text)
         print(f"wrote {out}", file=sys.stderr)
     if not result.rows:
         print(
