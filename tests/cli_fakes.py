@@ -9,6 +9,7 @@ Set ``XPOSE_FAKE_DELAY`` (seconds per image or frame) to make a run last.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -87,6 +88,11 @@ def main(argv: list[str]) -> int:
     from xpose import cli
     from xpose.commands import predict
 
+    # A test runner started in the background or under nohup may hand its children ignored
+    # signals; xpose keeps ignored signals ignored, so start from the usual dispositions.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
     delay = float(os.environ.get("XPOSE_FAKE_DELAY", "0"))
     predict._load = lambda args: FakeEstimator(delay)  # type: ignore[assignment]
     return cli.main(argv)

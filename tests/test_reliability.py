@@ -396,3 +396,18 @@ def _png_header(width: int, height: int) -> bytes:
         + chunk
         + struct.pack(">I", zlib.crc32(chunk))
     )
+
+
+def test_a_signal_ignored_by_the_parent_stays_ignored() -> None:
+    """``nohup xpose ...``: SIGHUP stays ignored; SIGTERM gets xpose's handler, then its own back."""
+    from xpose.cli import _signals_stop_the_run
+
+    hup, term = signal.getsignal(signal.SIGHUP), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with _signals_stop_the_run():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (term, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGTERM) == term
+    finally:
+        signal.signal(signal.SIGHUP, hup)
