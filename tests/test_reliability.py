@@ -411,3 +411,13 @@ def test_a_signal_ignored_by_the_parent_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGTERM) == term
     finally:
         signal.signal(signal.SIGHUP, hup)
+
+
+def test_a_limit_raised_past_opencvs_names_opencvs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    install(monkeypatch)
+    big = tmp_path / "big.png"
+    big.write_bytes(_png_header(40000, 40000))
+    assert main(["predict", str(big), "--max-pixels", str(2 * 10**9)]) == 1
+    assert "OPENCV_IO_MAX_IMAGE_PIXELS" in capsys.readouterr().err

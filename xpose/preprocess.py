@@ -74,6 +74,14 @@ def max_image_pixels() -> int:
     return value
 
 
+def _opencv_limit() -> int:
+    """OpenCV's own pixel limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, default 2**30)."""
+    try:
+        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+    except ValueError:
+        return 1 << 30
+
+
 def _read_image(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
     p = Path(path)
     if p.is_symlink() and not p.exists():
@@ -101,6 +109,11 @@ def _read_image(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
     if data.size == 0:
         raise ValueError(f"cannot read image {str(p)!r}: the file is empty")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if (bgr is None or bgr.size == 0) and size is not None and size[0] * size[1] > _opencv_limit():
+        raise ValueError(
+            f"cannot read image {str(p)!r}: {size[0]}x{size[1]} is above OpenCV's own limit; "
+            "set the environment variable OPENCV_IO_MAX_IMAGE_PIXELS before xpose starts"
+        )
     if bgr is None or bgr.size == 0:
         raise ValueError(
             f"cannot read image {str(p)!r}: OpenCV could not decode it "
