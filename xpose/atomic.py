@@ -31,8 +31,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
+from xpose._closing import Closing
 from xpose.errors import OutputError, OutputExistsError
 from xpose.inputs import shown
 
@@ -48,7 +49,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T", bound="CompleteOrNothing")
 _MARK = "xpose"
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.xpose-(?P<pid>\d+)-[0-9a-f]{8}(?:\.[0-9A-Za-z]{1,8})?$")
 
@@ -208,7 +208,7 @@ def partial_name(target: str | os.PathLike[str]) -> Path:
     return candidate
 
 
-class CompleteOrNothing:
+class CompleteOrNothing(Closing):
     """The context-manager rule of every xpose output, for a class with ``close`` and ``abort``.
 
     Leaving the ``with`` block normally calls ``close()``; a ``KeyboardInterrupt`` (Ctrl-C, and
@@ -224,9 +224,6 @@ class CompleteOrNothing:
 
     def abort(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
-
-    def __enter__(self: _T) -> _T:
-        return self
 
     def __exit__(
         self,
