@@ -161,3 +161,14 @@ def test_cli_reports_user_errors_and_shows_bugs(
     assert main(["predict", image]) == EXIT_BUG == 70
     err = capsys.readouterr().err
     assert "Traceback" in err and "TypeError: an internal mistake" in err
+
+
+def test_a_folder_without_write_permission_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("xpose.atomic.os.open", refuse)  # the tests may run as root
+    with pytest.raises(errors.OutputError, match=r"no permission to create files in"):
+        AtomicFile(tmp_path / "o.jsonl")

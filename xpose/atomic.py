@@ -254,7 +254,8 @@ class AtomicFile(CompleteOrNothing):
             own (a stream of whole records or frames), to be kept.
 
     Raises:
-        OutputError: ``target`` is a folder, or a part of its folder path is a file.
+        OutputError: ``target`` is a folder, a part of its folder path is a file, or its folder
+            does not let this user create files.
     """
 
     def __init__(
@@ -272,6 +273,11 @@ class AtomicFile(CompleteOrNothing):
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
                 continue
+            except PermissionError as err:
+                raise OutputError(
+                    f"cannot write {self.target}: no permission to create files in "
+                    f"{self.target.parent}; choose another output folder"
+                ) from err
             os.close(fd)
             break
         self.tmp: Path | None = tmp
