@@ -381,8 +381,10 @@ def test_load_path_that_is_not_a_model(tmp_path: Path) -> None:
         xpose.load(garbage)
     with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file.*onnxruntime"):
         xpose.load(garbage, backend="tflite")
-    with pytest.raises(ValueError, match="providers is an onnxruntime option"):
+    with pytest.raises(ValueError, match="providers: not an option of the 'tflite' backend"):
         xpose.load("movenet-lightning", "tflite", store=tmp_path, providers=["x"])
+    with pytest.raises(ValueError, match="device: not an option of the 'tflite' backend"):
+        xpose.load("movenet-lightning", "tflite", store=tmp_path, device="cuda")
 
 
 def test_import_xpose_is_light() -> None:

@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xpose.backends import canonical_backend
+from xpose.compat import UnsupportedModelError
 from xpose.estimator import Estimator, load
 from xpose.models import get_spec
 from xpose.preprocess import to_rgb_uint8
@@ -241,12 +242,15 @@ class ParityResult:
         model, precision: what was compared.
         backends: the canonical backend names, the reference first.
         pairs: one :class:`PairDiff` per (reference, other backend) pair.
+        refused: backend -> why it refused this model and precision
+            (:data:`xpose.compat.KNOWN_ISSUES`); refused backends are not in ``backends``.
     """
 
     model: str
     precision: str
     backends: tuple[str, ...]
     pairs: tuple[PairDiff, ...]
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     def pair(self, a: str, b: str) -> PairDiff:
         """The comparison of backends ``a`` and ``b`` (names or aliases, either order)."""
@@ -270,6 +274,7 @@ class ParityResult:
             "precision": self.precision,
             "backends": list(self.backends),
             "pairs": [p.to_dict() for p in self.pairs],
+            "refused": dict(self.refused),
         }
 
 
@@ -379,16 +384,22 @@ def measure_parity(
 
     given = dict(estimators or {})
     opened: dict[str, Estimator] = {}
+    refused: dict[str, str] = {}
     try:
         for name in names:
             if name in given:
                 opened[name] = given[name]
-            else:
-                # TensorFlow's thread pools are process-wide: it takes no per-model setting.
-                n_threads = None if name == "tensorflow" else threads
+                continue
+            # TensorFlow's thread pools are process-wide: it takes no per-model setting.
+            n_threads = None if name == "tensorflow" else threads
+            try:
                 opened[name] = load(
                     model, name, precision, store=store, threads=n_threads, **dict(options or {})
                 )
+            except UnsupportedModelError as err:
+                if name == names[0]:
+                    raise
+                refused[name] = str(err)
         predictions = {name: [est.predict(p) for p in pictures] for name, est in opened.items()}
     finally:
         for name, est in opened.items():
@@ -397,7 +408,7 @@ def measure_parity(
 
     reference = names[0]
     pairs = []
-    for other in names[1:]:
+    for other in [n for n in names[1:] if n not in refused]:
         px: list[np.ndarray] = []
         norm: list[np.ndarray] = []
         sc: list[np.ndarray] = []
@@ -423,4 +434,5 @@ def measure_parity(
             )
         )
         logger.debug("%s %s %s vs %s: %s", model, precision, reference, other, pairs[-1].to_dict())
-    return ParityResult(spec.name, precision, tuple(names), tuple(pairs))
+    kept = tuple(n for n in names if n not in refused)
+    return ParityResult(spec.name, precision, kept, tuple(pairs), refused)

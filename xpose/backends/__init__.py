@@ -34,6 +34,8 @@ _BACKENDS: dict[str, str] = {
     "onnxruntime": "xpose.backends.onnxruntime:OnnxRuntimeBackend",
     "tflite": "xpose.backends.tflite:TFLiteBackend",
     "tensorflow": "xpose.backends.tensorflow:TensorFlowBackend",
+    "openvino": "xpose.backends.openvino:OpenVINOBackend",
+    "opencv": "xpose.backends.opencv:OpenCVBackend",
 }
 
 #: Alias -> canonical name.
@@ -43,6 +45,9 @@ _ALIASES: dict[str, str] = {
     "litert": "tflite",
     "tfl": "tflite",
     "tf": "tensorflow",
+    "ov": "openvino",
+    "cv2": "opencv",
+    "cv": "opencv",
 }
 
 
@@ -97,11 +102,12 @@ def open_backend(
     """Open a model file on a backend chosen by name or alias.
 
     Args:
-        name: ``"onnxruntime"``, ``"tflite"``, ``"tensorflow"`` or an alias (``ort``, ``onnx``,
-            ``litert``, ``tfl``, ``tf``).
+        name: ``"onnxruntime"``, ``"tflite"``, ``"tensorflow"``, ``"openvino"``, ``"opencv"``
+            or an alias (``ort``, ``onnx``, ``litert``, ``tfl``, ``tf``, ``ov``, ``cv2``, ``cv``).
         path: The model file (``.onnx``, ``.tflite``) or SavedModel directory.
         threads: Threads for the runtime; ``None`` for its default.
-        **options: Backend-specific keyword arguments (e.g. ``providers`` for onnxruntime,
+        **options: Backend-specific keyword arguments (e.g. ``providers`` or ``device`` for
+            onnxruntime, ``device`` and ``hint`` for openvino, ``device`` for opencv,
             ``signature`` for tflite and tensorflow).
 
     Returns:
