@@ -44,7 +44,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from xpose.backends import canonical_backend
+from xpose.backends import backend_status, canonical_backend
+from xpose.compat import UnsupportedModelError
 from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator, load
 from xpose.models import list_models
@@ -52,12 +53,13 @@ from xpose.preprocess import to_rgb_uint8
 from xpose.store import PRECISIONS
 
 __all__ = [
-    "BENCH_BACKENDS",
     "BENCH_IMAGE_SIZE",
+    "REFERENCE_BACKEND",
     "BenchResult",
     "BenchRow",
     "bench_image",
     "cpu_name",
+    "installed_backends",
     "prepared_feeds",
     "run_bench",
     "versions",
@@ -65,8 +67,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The backends compared by default, in column order (the ratio is first / second).
-BENCH_BACKENDS: tuple[str, ...] = ("onnxruntime", "tflite")
+#: The reference backend: every other backend's time is also given as a ratio to its time.
+REFERENCE_BACKEND = "onnxruntime"
+
+#: Runs the fp32 SavedModel only, and takes no per-model thread count.
+_FP32_ONLY = "tensorflow"
+
+
+def installed_backends() -> tuple[str, ...]:
+    """Every backend whose runtime is installed, the reference first: the default of
+    :func:`run_bench`."""
+    return tuple(name for name, missing in backend_status().items() if missing is None)
+
 
 #: ``(height, width)`` of the default benchmark image.
 BENCH_IMAGE_SIZE: tuple[int, int] = (480, 640)
@@ -83,6 +95,8 @@ _VERSION_PACKAGES: tuple[str, ...] = (
     "xpose",
     "onnxruntime",
     "ai-edge-litert",
+    "openvino",
+    "tensorflow-cpu",
     "numpy",
     "opencv-python-headless",
 )
@@ -197,21 +211,18 @@ class BenchRow:
         return 1.0 - self.infer_ms / self.predict_ms if self.predict_ms > 0 else float("nan")
 
 
-def _columns(a: str, b: str) -> list[str]:
-    """Column headers of :meth:`BenchResult.table` for two backends ``a`` and ``b``."""
-    return [
-        "model",
-        "precision",
-        "input",
-        f"{a} inference ms",
-        f"{b} inference ms",
-        f"inference {a}/{b}",
-        f"{a} predict ms",
-        f"{b} predict ms",
-        f"predict {a}/{b}",
-        f"{a} outside inference",
-        f"{b} outside inference",
-    ]
+#: Column headers of :meth:`BenchResult.table`.
+COLUMNS: tuple[str, ...] = (
+    "model",
+    "precision",
+    "backend",
+    "input",
+    "inference ms",
+    "inference / reference",
+    "predict ms",
+    "predict / reference",
+    "outside inference",
+)
 
 
 @dataclass(frozen=True)
@@ -220,7 +231,7 @@ class BenchResult:
 
     Attributes:
         rows: one :class:`BenchRow` per model x precision x backend, in run order.
-        backends: the backends compared, in column order.
+        backends: the backends compared; the first is the reference of the ratios.
         threads: threads given to every backend.
         repeat, warmup: timed and untimed rounds.
         image: description of the benchmark image.
@@ -255,11 +266,6 @@ class BenchResult:
                 return r
         return None
 
-    def _pair(self) -> tuple[str, str]:
-        """The two backends of the table's columns (``""`` where fewer were run)."""
-        a, b, *_ = (*self.backends, "", "")
-        return a, b
-
     def header(self) -> str:
         """The Markdown lines above the table: machine, versions, settings."""
         vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
@@ -268,7 +274,8 @@ class BenchResult:
             [
                 f"- CPU: {self.cpu} ({self.cpus} logical CPUs seen)",
                 f"- versions: {vers}",
-                f"- threads per backend: {self.threads if self.threads else 'runtime default'}; "
+                f"- threads per backend: {self.threads if self.threads else 'runtime default'} "
+                "(tensorflow: its default); "
                 f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, backends "
                 "interleaved in each round; medians in milliseconds (time.perf_counter)",
                 f"- image: {w}x{h}, {self.image}",
@@ -277,45 +284,35 @@ class BenchResult:
         )
 
     def table(self) -> str:
-        """The Markdown table: one line per model and precision."""
-        a, b = self._pair()
-        cols = _columns(a, b or "-")
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        seen: list[tuple[str, str]] = []
+        """The Markdown table: one line per model, precision and backend; the ratios are to the
+        reference backend (the first of :attr:`backends`) at the same model and precision."""
+        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        reference = self.backends[0] if self.backends else ""
         for r in self.rows:
-            if (r.model, r.precision) not in seen:
-                seen.append((r.model, r.precision))
-        for model, precision in seen:
-            ra, rb = self.row(model, precision, a), self.row(model, precision, b)
-            shapes = " / ".join(
-                "x".join(str(d) for d in r.input_shape[1:3]) if r else "-" for r in (ra, rb)
-            )
+            ref = self.row(r.model, r.precision, reference)
             cells = [
-                model,
-                precision,
-                shapes,
-                _ms(ra.infer_ms if ra else None),
-                _ms(rb.infer_ms if rb else None),
-                _ratio(ra.infer_ms if ra else None, rb.infer_ms if rb else None),
-                _ms(ra.predict_ms if ra else None),
-                _ms(rb.predict_ms if rb else None),
-                _ratio(ra.predict_ms if ra else None, rb.predict_ms if rb else None),
-                _share(ra),
-                _share(rb),
+                r.model,
+                r.precision,
+                r.backend,
+                "x".join(str(d) for d in r.input_shape[1:3]),
+                _ms(r.infer_ms),
+                _ratio(r.infer_ms, ref.infer_ms if ref else None),
+                _ms(r.predict_ms),
+                _ratio(r.predict_ms, ref.predict_ms if ref else None),
+                _share(r),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def to_markdown(self, title: str = "xpose latency benchmark") -> str:
         """Header, table and notes as a Markdown document."""
-        a, b = self._pair()
-        ratios = f"Ratios are {a}/{b} (above 1: {a} is slower). " if b else ""
+        reference = self.backends[0] if self.backends else "-"
         notes = [
             "`inference`: `est.backend.run(feeds)` alone; `predict`: image in, Poses out. "
-            f"{ratios}`outside inference`: "
-            "1 - inference/predict, the share of predict spent letterboxing, casting and "
-            "decoding. `input`: the H x W fed to each backend (MultiPose on onnxruntime "
-            "follows the image's aspect; its TFLite file is fixed at 256x256).",
+            f"`/ reference`: the time divided by {reference}'s at the same model and precision "
+            "(above 1: slower). `outside inference`: 1 - inference/predict, the share of "
+            "predict spent letterboxing, casting and decoding. `input`: the H x W fed to the "
+            "backend.",
         ]
         if self.skipped:
             notes.append("Not measured: " + "; ".join(self.skipped) + ".")
@@ -402,8 +399,8 @@ def run_bench(
     Args:
         models: catalogue names (default all, :func:`~xpose.list_models`).
         precisions: ``fp32``, ``fp16``, ``int8`` (default all).
-        backends: backend names or aliases (default :data:`BENCH_BACKENDS`); the first two
-            are the table's columns and their ratio.
+        backends: backend names or aliases (default: :func:`installed_backends`); the
+            first is the reference of the ratios. tensorflow runs fp32 only.
         threads: threads for every backend (the same for all, so the comparison is fair);
             ``None``: each runtime's default.
         image: an image path or ``(H, W, 3)`` uint8 RGB array; ``None``: :func:`bench_image`.
@@ -413,15 +410,16 @@ def run_bench(
         progress: called with a line of text after each model and precision (e.g. ``print``).
 
     Returns:
-        :class:`BenchResult`; combinations missing from the store are listed in its
-        ``skipped``, not measured.
+        :class:`BenchResult`; combinations missing from the store, whose runtime is missing,
+        or that the backend is known to compute wrong (:mod:`xpose.compat`) are listed in
+        its ``skipped`` with the reason, not measured.
 
     Raises:
         ValueError: an unknown model, precision or backend, or a bad ``repeat``/``warmup``.
     """
     model_names = _check_names(models, list_models(), "model(s)")
     precision_names = _check_names(precisions, PRECISIONS, "precision(s)")
-    backend_names = [canonical_backend(b) for b in (backends or BENCH_BACKENDS)]
+    backend_names = [canonical_backend(b) for b in (backends or installed_backends())]
     if len(set(backend_names)) != len(backend_names):
         raise ValueError(f"backends repeat a name: {backend_names}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
@@ -441,15 +439,18 @@ def run_bench(
             estimators: dict[str, Estimator] = {}
             try:
                 for backend in backend_names:
+                    if backend == _FP32_ONLY and precision != "fp32":
+                        skipped.append(f"{model} {precision} {backend}: it runs fp32 only")
+                        continue
                     try:
                         estimators[backend] = load(
                             model,
                             backend=backend,
                             precision=precision,
-                            threads=threads,
+                            threads=None if backend == _FP32_ONLY else threads,
                             store=store,
                         )
-                    except (FileNotFoundError, MissingExtraError) as err:
+                    except (FileNotFoundError, MissingExtraError, UnsupportedModelError) as err:
                         skipped.append(f"{model} {precision} {backend}: {err}")
                         logger.warning("skipping %s %s %s: %s", model, precision, backend, err)
                 if not estimators:
