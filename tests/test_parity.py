@@ -268,3 +268,18 @@ def test_cli_parity_missing_store_exits_2(
     assert code == 2
     assert "MISSING" in captured.out
     assert "xpose convert" in captured.err
+
+
+def test_backend_labels_pick_a_device(estimator) -> None:
+    """``backend:device`` labels (as the GPU check passes them) load that device; here the CPU."""
+    estimator("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
+    result = measure_parity(
+        "movenet-lightning",
+        "fp32",
+        ("onnxruntime", "ort:cpu"),
+        images=[TEST_DATA / "camera.png"],
+        threads=1,
+    )
+    assert result.backends == ("onnxruntime", "onnxruntime:cpu")
+    diff = result.pair("onnxruntime", "onnxruntime:cpu")
+    assert diff.keypoints > 0 and diff.max_norm == 0.0

@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from xpose.backends import backend_status, canonical_backend
+from xpose.backends import backend_label, backend_status, split_device
 from xpose.compat import UnsupportedModelError
 from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator, load
@@ -399,8 +399,10 @@ def run_bench(
     Args:
         models: catalogue names (default all, :func:`~xpose.list_models`).
         precisions: ``fp32``, ``fp16``, ``int8`` (default all).
-        backends: backend names or aliases (default: :func:`installed_backends`); the
-            first is the reference of the ratios. tensorflow runs fp32 only.
+        backends: backend names or aliases, each optionally with a device as
+            ``"backend:device"`` (e.g. ``"onnxruntime:cuda"``, ``"openvino:GPU"``; default:
+            :func:`installed_backends`); the first is the reference of the ratios. tensorflow
+            runs fp32 only.
         threads: threads for every backend (the same for all, so the comparison is fair);
             ``None``: each runtime's default.
         image: an image path or ``(H, W, 3)`` uint8 RGB array; ``None``: :func:`bench_image`.
@@ -419,7 +421,7 @@ def run_bench(
     """
     model_names = _check_names(models, list_models(), "model(s)")
     precision_names = _check_names(precisions, PRECISIONS, "precision(s)")
-    backend_names = [canonical_backend(b) for b in (backends or installed_backends())]
+    backend_names = [backend_label(b) for b in (backends or installed_backends())]
     if len(set(backend_names)) != len(backend_names):
         raise ValueError(f"backends repeat a name: {backend_names}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
@@ -439,16 +441,18 @@ def run_bench(
             estimators: dict[str, Estimator] = {}
             try:
                 for backend in backend_names:
-                    if backend == _FP32_ONLY and precision != "fp32":
+                    name, device = split_device(backend)
+                    if name == _FP32_ONLY and precision != "fp32":
                         skipped.append(f"{model} {precision} {backend}: it runs fp32 only")
                         continue
                     try:
                         estimators[backend] = load(
                             model,
-                            backend=backend,
+                            backend=name,
                             precision=precision,
-                            threads=None if backend == _FP32_ONLY else threads,
+                            threads=None if name == _FP32_ONLY else threads,
                             store=store,
+                            device=device,
                         )
                     except (FileNotFoundError, MissingExtraError, UnsupportedModelError) as err:
                         skipped.append(f"{model} {precision} {backend}: {err}")

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from xpose.backends import canonical_backend
+from xpose.backends import backend_label, split_device
 from xpose.compat import UnsupportedModelError
 from xpose.estimator import Estimator, load
 from xpose.models import get_spec
@@ -254,7 +254,7 @@ class ParityResult:
 
     def pair(self, a: str, b: str) -> PairDiff:
         """The comparison of backends ``a`` and ``b`` (names or aliases, either order)."""
-        want = {canonical_backend(a), canonical_backend(b)}
+        want = {backend_label(a), backend_label(b)}
         for p in self.pairs:
             if {p.reference, p.candidate} == want:
                 return p
@@ -372,7 +372,7 @@ def measure_parity(
         xpose.errors.MissingExtraError: a backend's runtime is not installed.
     """
     spec = get_spec(model)
-    names = list(dict.fromkeys(canonical_backend(b) for b in backends))
+    names = list(dict.fromkeys(backend_label(b) for b in backends))
     if len(names) < 2:
         raise ValueError(f"parity needs at least two different backends, got {list(backends)}")
     paths = default_images() if images is None else list(images)
@@ -390,11 +390,18 @@ def measure_parity(
             if name in given:
                 opened[name] = given[name]
                 continue
+            backend, device = split_device(name)
             # TensorFlow's thread pools are process-wide: it takes no per-model setting.
-            n_threads = None if name == "tensorflow" else threads
+            n_threads = None if backend == "tensorflow" else threads
             try:
                 opened[name] = load(
-                    model, name, precision, store=store, threads=n_threads, **dict(options or {})
+                    model,
+                    backend,
+                    precision,
+                    store=store,
+                    threads=n_threads,
+                    device=device,
+                    **dict(options or {}),
                 )
             except UnsupportedModelError as err:
                 if name == names[0]:

@@ -23,10 +23,12 @@ __all__ = [
     "MissingExtraError",
     "TensorInfo",
     "backend_class",
+    "backend_label",
     "backend_status",
     "canonical_backend",
     "list_backends",
     "open_backend",
+    "split_device",
 ]
 
 #: Canonical backend name -> ``"module:Class"``, in the order ``list_backends`` reports them.
@@ -74,6 +76,32 @@ def canonical_backend(name: str) -> str:
     raise ValueError(
         f"unknown backend {name!r}; valid backends: {list(_BACKENDS)} (aliases: {aliases})"
     )
+
+
+def split_device(label: str) -> tuple[str, str | None]:
+    """Split a ``"backend:device"`` label (as ``xpose parity`` and ``xpose bench`` take it).
+
+    >>> split_device("ov:GPU")
+    ('openvino', 'GPU')
+    >>> split_device("onnxruntime")
+    ('onnxruntime', None)
+
+    Returns:
+        The canonical backend name, and the device (``None`` when none is given).
+
+    Raises:
+        ValueError: an unknown backend name; the message lists the valid ones.
+    """
+    if not isinstance(label, str):
+        raise TypeError(f"backend label must be a string, got {type(label).__name__}")
+    name, _, device = label.partition(":")
+    return canonical_backend(name), device.strip() or None
+
+
+def backend_label(label: str) -> str:
+    """The canonical form of a ``"backend"`` or ``"backend:device"`` label."""
+    name, device = split_device(label)
+    return name if device is None else f"{name}:{device}"
 
 
 def backend_class(name: str) -> type[Any]:

@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="BACKEND",
         help="backends to compare, the first being the reference of the ratios "
-        "(default: every installed backend, onnxruntime first)",
+        "(default: every installed backend, onnxruntime first); BACKEND:DEVICE picks a "
+        "device, e.g. onnxruntime:cuda, onnxruntime:tensorrt, openvino:GPU, opencv:cuda",
     )
     p.add_argument(
         "--threads",

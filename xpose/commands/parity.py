@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xpose.backends import backend_status, canonical_backend
+from xpose.backends import backend_label, backend_status
 from xpose.commands import add_store
 from xpose.models import get_spec, list_models
 from xpose.parity import default_images, measure_parity, tolerance_for
@@ -62,7 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="BACKEND",
         help=(
             "backends to compare, the first being the reference (default: every installed "
-            "backend, onnxruntime first; tensorflow runs fp32 only and is left out of the "
+            "backend, onnxruntime first; BACKEND:DEVICE picks a device, e.g. onnxruntime:cuda, "
+            "openvino:GPU, opencv:cuda; tensorflow runs fp32 only and is left out of the "
             "other precisions). A backend known to compute a model wrong is reported as "
             "REFUSED with the reason, not compared"
         ),
@@ -86,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _backends(requested: list[str] | None) -> list[str]:
     if requested is not None:
-        return list(dict.fromkeys(canonical_backend(b) for b in requested))
+        return list(dict.fromkeys(backend_label(b) for b in requested))
     return [name for name, missing in backend_status().items() if missing is None]
 
 
