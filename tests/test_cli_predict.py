@@ -414,7 +414,9 @@ def _person_at(pose: dict[str, Any], i: int) -> int:
 def test_two_people_keep_their_track_ids(crossing: Path, tmp_path: Path, tracker: str) -> None:
     _require("movenet-multipose")
     out = tmp_path / "poses.jsonl"
+    # the clip's people were placed for an input at the frame's aspect (256x160)
     args = ["predict", str(crossing), "-m", "movenet-multipose", "--tracker", tracker]
+    args.append("--multipose-aspect")
     assert main([*args, "--out", str(out), "-q"]) == 0
     records = read_jsonl(out)
     assert len(records) == _CROSS_N
@@ -522,3 +524,24 @@ def test_console_script(tmp_path: Path) -> None:
     rec = json.loads(line)
     check_record(rec)
     assert rec["precision"] == "fp16"
+
+
+def test_multipose_options_and_device_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _require("movenet-multipose")
+    out = tmp_path / "poses.jsonl"
+    image = str(DATA / "astronaut.png")
+    args = ["predict", image, "-m", "movenet-multipose", "--multipose-long-side", "384"]
+    assert main([*args, "--device", "cpu", "--out", str(out), "-q"]) == 0
+    assert read_jsonl(out)[0]["model"] == "movenet-multipose"
+    capsys.readouterr()
+    assert main(["predict", image, "--multipose-long-side", "384", "-q"]) == 2
+    assert "--multipose-long-side applies to movenet-multipose only" in capsys.readouterr().err
+    try:
+        xstore.locate("movenet-multipose", "fp32", "tflite")
+    except FileNotFoundError:
+        return
+    code = main(["predict", image, "-m", "movenet-multipose", "-b", "tflite", "--multipose-aspect"])
+    assert code == 2
+    assert "fixed 256x256 input and cannot run" in capsys.readouterr().err

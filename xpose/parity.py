@@ -18,10 +18,9 @@ score difference
 MoveNet MultiPose returns people in no fixed order and may return a different number of them,
 so each reference person is matched to the nearest unmatched candidate person (smallest mean
 keypoint distance over all 17 keypoints); people left over on either side are counted in
-:attr:`PairDiff.unmatched`. Its ONNX file takes any input size (following the image's aspect)
-while its TFLite file is pinned at 256x256; so that both run the same computation, images are
-zero-padded at the bottom and right to a square before prediction for models with a free input
-size (keypoint pixels are unchanged by that padding).
+:attr:`PairDiff.unmatched`. Images are predicted as given, with the default options: the same
+call must give the same people on every backend (MultiPose runs a 256x256 input by default on
+every file, see :class:`~xpose.models.movenet.MultiPoseOptions`).
 
 >>> from xpose.parity import measure_parity, tolerance_for
 >>> result = measure_parity("movenet-lightning", "fp32", images=["person.jpg"])  # doctest: +SKIP
@@ -293,17 +292,6 @@ def default_images(root: str | os.PathLike[str] | None = None) -> list[Path]:
     return [p for folder, pattern in patterns for p in sorted(folder.glob(pattern))]
 
 
-def _pad_square(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Zero-pad an image at the bottom and right to a square (pixel coordinates unchanged)."""
-    h, w = image.shape[:2]
-    side = max(h, w)
-    if h == w:
-        return image
-    out = np.zeros((side, side, image.shape[2]), image.dtype)
-    out[:h, :w] = image
-    return out
-
-
 def _match_people(ref: Poses, cand: Poses) -> list[tuple[int, int]]:
     """Greedy one-to-one matching by mean keypoint distance, closest pairs first."""
     if len(ref) == 0 or len(cand) == 0:
@@ -379,8 +367,6 @@ def measure_parity(
     if not paths:
         raise ValueError("parity needs at least one image; none were given or found")
     pictures = [to_rgb_uint8(p) for p in paths]
-    if spec.dynamic_size:
-        pictures = [_pad_square(p) for p in pictures]
 
     given = dict(estimators or {})
     opened: dict[str, Estimator] = {}

@@ -165,6 +165,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="drop people whose pose score is below S (MultiPose default 0.2)",
     )
     model.add_argument(
+        "--multipose-long-side",
+        type=_positive,
+        metavar="N",
+        help="MultiPose: the input's long side, a multiple of 32 (default 256, on every "
+        "backend; 384 or 512 find more people in crowds, with the fp32 ONNX file)",
+    )
+    model.add_argument(
+        "--multipose-aspect",
+        action="store_true",
+        help="MultiPose: follow the image's aspect instead of a square input (fp32 ONNX)",
+    )
+    model.add_argument(
+        "--device",
+        default=None,
+        help="where the backend runs: onnxruntime cpu/cuda/tensorrt, openvino CPU/GPU/NPU/AUTO, "
+        "opencv cpu/cuda (default: the CPU); an absent device is an error",
+    )
+    model.add_argument(
         "--tracker",
         choices=sorted(TRACKERS),
         default=None,
@@ -494,7 +512,12 @@ def _run_stream(run: _Run, item: _Input) -> None:
 def _load(args: argparse.Namespace) -> Estimator:
     """Load the model with the options the command line asks for."""
     est = xpose.load(
-        args.model, args.backend, args.precision, store=args.store, threads=args.threads
+        args.model,
+        args.backend,
+        args.precision,
+        store=args.store,
+        threads=args.threads,
+        device=getattr(args, "device", None),
     )
     try:
         wanted = _model_options(args, est)
@@ -520,6 +543,15 @@ def _model_options(args: argparse.Namespace, est: Estimator) -> dict[str, Any]:
                 f"{'always finds several people' if est.multi_person else 'finds one person'}"
             )
         wanted["multi_pose"] = True
+    for flag, key, value in (
+        ("--multipose-long-side", "multipose_long_side", args.multipose_long_side),
+        ("--multipose-aspect", "multipose_square", False if args.multipose_aspect else None),
+    ):
+        if value is None:
+            continue
+        if key not in est.options:
+            raise ValueError(f"{flag} applies to movenet-multipose only, not {est.spec.name}")
+        wanted[key] = value
     if args.max_poses is not None and "max_poses" in est.options:
         wanted["max_poses"] = args.max_poses
     if args.min_pose_score is not None:
@@ -645,7 +677,11 @@ def _check_local_only(args: argparse.Namespace) -> None:
 
 def _run_ray(args: argparse.Namespace) -> int:
     """``--engine ray``: the same records, computed by a pool of Ray actors, sorted."""
-    for flag, value in (("--camera", args.camera), ("--draw", args.draw)):
+    for flag, value in (
+        ("--camera", args.camera),
+        ("--draw", args.draw),
+        ("--device", args.device),
+    ):
         if value is not None:
             raise ValueError(f"{flag} is not supported with --engine ray; use --engine local")
     if args.chunk_frames is not None and args.chunk_frames < 0:
