@@ -163,6 +163,7 @@ class _Recorder:
         self.path = backend.path
         self.inputs = backend.inputs
         self.outputs = backend.outputs
+        self.metadata = getattr(backend, "metadata", None)
         self.feeds: dict[str, np.ndarray] = {}
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -177,7 +178,7 @@ def prepared_feeds(est: Estimator, image: npt.NDArray[np.uint8]) -> dict[str, np
     what ``predict`` runs (size, dtype, names), with no pre-processing logic repeated here.
     """
     recorder = _Recorder(est.backend)
-    Estimator(recorder, spec=est.spec, **dict(est.options)).predict(image)  # type: ignore[arg-type]
+    Estimator(recorder, spec=est.spec, precision=est.precision, **dict(est.options)).predict(image)  # type: ignore[arg-type]
     return recorder.feeds
 
 
