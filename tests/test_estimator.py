@@ -745,3 +745,16 @@ def test_multipose_larger_input_on_a_free_file() -> None:
     backend = _multipose_backend((1, None, None, 3))
     Estimator(backend, multipose_long_side=512).predict(np.zeros((720, 1280, 3), np.uint8))
     assert backend.feeds[0]["input"].shape == (1, 512, 512, 3)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "ov", "opencv"])
+def test_onnx_path_runs_on_every_onnx_backend(backend: str) -> None:
+    path = _require_file("movenet-lightning", "onnxruntime")
+    _require_backend(xpose.backends.canonical_backend(backend))
+    with xpose.load(path, backend=backend, threads=1) as est, xpose.load(path, threads=1) as ref:
+        assert est.backend_name == xpose.backends.canonical_backend(backend)
+        assert est.precision == "fp32"
+        got, want = est.predict(ASTRONAUT), ref.predict(ASTRONAUT)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=0.05)
+    with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file"):
+        xpose.load(path, backend="tflite")
