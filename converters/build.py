@@ -5,7 +5,8 @@ SavedModel with stable tensor names, then for each precision a TFLite file and a
 
 * fp32 ONNX comes from the SavedModel (MultiPose keeps a free input size);
 * fp16 and int8 ONNX come from the TFLite file of the same precision, so both formats of a
-  precision compute the same thing.
+  precision compute the same thing;
+* every ONNX file takes a batch of any size (:mod:`converters.batch`), checked against batch 1.
 
 Every file is checked against its source on real photos before it is renamed into place and
 recorded in ``manifest.json`` with its parity figure. A file already recorded, unchanged, and
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from converters import check
+from converters import batch, check
 from converters.errors import ConversionError
 from converters.explicit_pads import make_pads_explicit, require_same_on_opencv
 from converters.samples import (
@@ -248,6 +249,7 @@ class _Builder:
                 onnx_key = self._key(model, "savedmodel", precision)
             else:
                 onnx_key = self._key(model, self.manifest.files[tfl_rel]["sha256"], precision)
+            onnx_key["batch"] = batch.RECIPE
             if self.current(onnx_rel, onnx_key):
                 self.report.skipped.append(onnx_rel)
                 continue
@@ -264,7 +266,7 @@ class _Builder:
                 def write_onnx(p: Path):
                     model = saved_model_to_onnx(sm, self.opset)
                     make_pads_explicit(model)  # OpenCV pads SAME_UPPER its own way
-                    check_and_save(model, p)
+                    check_and_save(batch.dynamic_batch(model), p)
 
                 def measure_onnx(p: Path, reference_runner=reference_runner, onnx_feeds=onnx_feeds):
                     require_same_on_opencv(spec, p, onnx_feeds)
@@ -278,7 +280,7 @@ class _Builder:
                 tfl_path = self.store / tfl_rel
 
                 def write_onnx(p: Path, tfl_path=tfl_path):
-                    check_and_save(tflite_to_onnx(tfl_path, self.opset), p)
+                    check_and_save(batch.dynamic_batch(tflite_to_onnx(tfl_path, self.opset)), p)
 
                 if precision == "fp16":
 
@@ -301,7 +303,7 @@ class _Builder:
                             )
 
                 origin = tfl_rel
-            parity = self.checked_write(onnx_rel, write_onnx, measure_onnx)
+            parity = self.checked_write(onnx_rel, write_onnx, batch.checked(measure_onnx, feeds))
             self.record(onnx_rel, model, precision, "onnx", onnx_key, parity, origin)
         if reference is not None:
             reference.close()
