@@ -8,7 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from xpose.preprocess import CropBox, Letterbox, crop_and_resize, letterbox, to_rgb_uint8
+from xpose.preprocess import (
+    CropBox,
+    Letterbox,
+    crop_and_resize,
+    interpolation,
+    letterbox,
+    to_rgb_uint8,
+)
 
 
 def _blob_image(hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -213,3 +220,33 @@ def test_crop_shrinking_a_lot_is_consistent() -> None:
 def test_crop_refuses_bad_box(box: tuple[float, float, float, float]) -> None:
     with pytest.raises(ValueError, match="expected a finite box"):
         crop_and_resize(np.zeros((10, 10, 3), np.uint8), box, (8, 8))
+
+
+# --- one-pass letterbox into a buffer ---------------------------------------------------
+
+
+def test_letterbox_into_a_used_buffer_equals_a_fresh_one() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    fresh, lb = letterbox(image, (192, 192))
+    batch = np.full((2, 192, 192, 3), 77, np.uint8)
+    out, lb2 = letterbox(image, (192, 192), out=batch[1])
+    assert lb2 == lb and np.shares_memory(out, batch)
+    np.testing.assert_array_equal(batch[1], fresh)
+    assert (batch[0] == 77).all()
+    assert not fresh[:24].any() and not fresh[168:].any()  # the padding is black
+
+
+def test_letterbox_refuses_a_buffer_of_the_wrong_shape() -> None:
+    image = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"expected out to be a uint8 array \(32, 32, 3\)"):
+        letterbox(image, (32, 32), out=np.zeros((32, 32, 3), np.int32))
+
+
+def test_letterbox_shrinks_by_area_and_enlarges_bilinearly() -> None:
+    # a 1-pixel checkerboard shrunk 4x: averaging areas gives flat grey, bilinear would alias
+    board = (np.indices((400, 400)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    board = np.repeat(board[..., None], 3, axis=2)
+    small, _ = letterbox(board, (100, 100))
+    assert np.abs(small.astype(int) - 127).max() <= 1
+    assert interpolation(0.25) == cv2.INTER_AREA
+    assert interpolation(0.6) == interpolation(2.0) == cv2.INTER_LINEAR

@@ -34,6 +34,7 @@ __all__ = [
     "Geometry",
     "Letterbox",
     "crop_and_resize",
+    "interpolation",
     "letterbox",
     "max_image_pixels",
     "to_rgb_uint8",
@@ -227,6 +228,20 @@ def _resample(
     return out
 
 
+#: Below this scale, a bilinear resize would skip source pixels: average areas instead.
+AREA_BELOW_SCALE = 0.5
+
+
+def interpolation(scale: float) -> int:
+    """The OpenCV interpolation for resizing by ``scale``.
+
+    ``INTER_AREA`` (each output pixel averages the source pixels it covers) when shrinking
+    below :data:`AREA_BELOW_SCALE`; ``INTER_LINEAR`` otherwise, where bilinear weights already
+    reach every source pixel and OpenCV's bilinear path is several times faster.
+    """
+    return cv2.INTER_AREA if scale < AREA_BELOW_SCALE else cv2.INTER_LINEAR
+
+
 @dataclass(frozen=True)
 class Letterbox:
     """How an image was scaled and padded into a model's input.
@@ -245,21 +260,66 @@ class Letterbox:
 
     @classmethod
     def fit(cls, image_hw: tuple[int, int], target_hw: tuple[int, int]) -> Letterbox:
-        """Fit an image into a target size keeping aspect ratio, centred, padding the rest."""
+        """Fit an image into a target size keeping aspect ratio, centred (to the pixel below an
+        odd padding), padding the rest."""
         ih, iw = image_hw
         th, tw = target_hw
         if ih <= 0 or iw <= 0:
             raise ValueError(f"image must have a positive size, got {ih}x{iw}")
         scale = min(th / ih, tw / iw)
         nh, nw = round(ih * scale), round(iw * scale)
-        return cls(scale, (tw - nw) / 2.0, (th - nh) / 2.0, th, tw, ih, iw)
+        # whole-pixel padding, so that one resize writes the image straight into place
+        return cls(scale, float((tw - nw) // 2), float((th - nh) // 2), th, tw, ih, iw)
 
-    def apply(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    def placement(self) -> tuple[int, int, int, int]:
+        """``(y0, x0, h, w)``: where the scaled image sits in the model input, in pixels."""
+        h = max(1, round(self.image_height * self.scale))
+        w = max(1, round(self.image_width * self.scale))
+        return int(self.pad_y), int(self.pad_x), min(h, self.height), min(w, self.width)
+
+    def apply(
+        self, image: npt.NDArray[np.uint8], out: npt.NDArray[np.uint8] | None = None
+    ) -> npt.NDArray[np.uint8]:
         """Scale and pad ``image`` ``(image_height, image_width, C)`` uint8 (unchecked) into the
-        ``(height, width, C)`` model input; the padding is 0."""
-        return _resample(
-            image, self.scale, self.scale, self.pad_x, self.pad_y, (self.height, self.width)
+        ``(height, width, C)`` model input; the padding is 0.
+
+        One ``cv2.resize`` (:func:`interpolation`) writes the scaled image straight into its
+        place in the output; OpenCV resizes by exactly ``scale``, so :meth:`to_image` undoes it.
+
+        Args:
+            image: the image the letterbox was fitted to.
+            out: a ``(height, width, C)`` uint8 array to write into (e.g. one image of a batch
+                buffer, ``batch[i]``); ``None`` allocates one. Whatever it held is overwritten.
+
+        Raises:
+            ValueError: ``out`` has the wrong shape or dtype.
+        """
+        shape = (self.height, self.width, *image.shape[2:])
+        y0, x0, h, w = self.placement()
+        if out is None:
+            out = np.zeros(shape, np.uint8)
+        else:
+            if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint8:
+                got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out)
+                raise ValueError(f"letterbox: expected out to be a uint8 array {shape}, got {got}")
+            out[:y0] = 0
+            out[y0 + h :] = 0
+            out[y0 : y0 + h, :x0] = 0
+            out[y0 : y0 + h, x0 + w :] = 0
+        view = out[y0 : y0 + h, x0 : x0 + w]
+        if (h, w) == image.shape[:2]:
+            view[...] = image
+            return out
+        method = interpolation(self.scale)
+        # dsize (0, 0) with fx = fy = scale: OpenCV maps pixels by exactly self.scale
+        resized = cv2.resize(
+            image, (0, 0), dst=view, fx=self.scale, fy=self.scale, interpolation=method
         )
+        if resized.shape[:2] != (h, w):  # OpenCV rounded the size otherwise: fit the place
+            resized = cv2.resize(image, (w, h), dst=view, interpolation=method)
+        if not np.shares_memory(resized, view):
+            view[...] = resized.reshape(view.shape)
+        return out
 
     def to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Map ``(..., 2)`` x, y in model-input pixels back to image pixels."""
@@ -279,24 +339,30 @@ class Letterbox:
 
 
 def letterbox(
-    image: npt.NDArray[np.uint8], target_hw: tuple[int, int]
+    image: npt.NDArray[np.uint8],
+    target_hw: tuple[int, int],
+    out: npt.NDArray[np.uint8] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
     """Scale ``image`` into ``target_hw`` keeping its aspect ratio, centred, padded with 0.
 
     The image is never stretched: the geometry is exactly :meth:`Letterbox.fit`, i.e. model
     pixel ``= image pixel * scale + (pad_x, pad_y)``, so ``lb.to_image`` undoes it exactly.
+    One resize writes it (:meth:`Letterbox.apply`).
 
     Args:
         image: ``(H, W, C)`` uint8 (normally RGB ``(H, W, 3)``).
         target_hw: ``(height, width)`` of the model input.
+        out: a ``(height, width, C)`` uint8 array to write into (e.g. ``batch[i]``); ``None``
+            allocates one.
 
     Returns:
-        The ``(height, width, C)`` uint8 input image and its :class:`Letterbox`.
+        The ``(height, width, C)`` uint8 input image (``out`` when given) and its
+        :class:`Letterbox`.
     """
     _check_array(image, "letterbox")
     th, tw = _check_size(target_hw, "letterbox")
     lb = Letterbox.fit(image.shape[:2], (th, tw))
-    return lb.apply(image), lb
+    return lb.apply(image, out), lb
 
 
 @dataclass(frozen=True)
