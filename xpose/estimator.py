@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 #: The backend :func:`load` uses unless told otherwise.
 DEFAULT_BACKEND = "onnxruntime"
 
+#: Images per backend run in :meth:`Estimator.predict_batch` unless told otherwise.
+DEFAULT_BATCH = 8
+
 #: Canonical backend name -> the store format it reads (``savedmodel``: the SavedModel folder).
 _BACKEND_FORMATS: dict[str, str] = {
     "onnxruntime": "onnx",
@@ -209,6 +212,52 @@ class Estimator(Closing):
             ``multi_pose``) always give N=1.
         """
         return self.infer(*self._head.prepare(to_rgb_uint8(image)))
+
+    @property
+    def batch_limit(self) -> int | None:
+        """The most images one backend run takes: ``None`` for any number (the store's ONNX
+        files), 1 for files with a batch of 1 (TFLite), where batches run image by image."""
+        n = self._binding.input.shape[0]
+        return None if n is None else int(n)
+
+    def predict_batch(self, images: Iterable[Any], batch_size: int = DEFAULT_BATCH) -> list[Poses]:
+        """Estimate the poses in many images, running the model on batches of them.
+
+        The results are those of :meth:`predict` on each image (to the last digits of float
+        arithmetic: a batched convolution may round differently). Images that take the same
+        input size (all of them, but for MultiPose on a free input size, which follows each
+        image's aspect) are letterboxed into one buffer and run together, ``batch_size`` at a
+        time; a file with a batch of 1 (:attr:`batch_limit`) runs them one by one.
+
+        Args:
+            images: the images, each anything :meth:`predict` takes.
+            batch_size: the most images per backend run.
+
+        Returns:
+            One :class:`~xpose.results.Poses` per image, in order.
+
+        Raises:
+            ValueError: ``batch_size`` is below 1; an image that cannot be read (the message
+                names it, as :meth:`predict`'s does).
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        rgb = [to_rgb_uint8(image) for image in images]
+        limit = self.batch_limit
+        step = batch_size if limit is None else min(batch_size, limit)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(rgb):
+            by_size.setdefault(self._head.input_size(image.shape[:2]), []).append(i)
+        results: list[Poses | None] = [None] * len(rgb)
+        for size, members in by_size.items():
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
+                x, boxes = self._head.prepare_batch([rgb[i] for i in chunk], size)
+                outputs = self._binding.results(self.backend.run(self._binding.feed(x)))
+                for k, i in enumerate(chunk):
+                    one = {name: value[k : k + 1] for name, value in outputs.items()}
+                    results[i] = self._head.decode(one, boxes[k])
+        return [r for r in results if r is not None]
 
     def stream(
         self,

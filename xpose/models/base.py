@@ -11,7 +11,7 @@ collects the specs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -207,6 +207,14 @@ class Head:
         """Whether :meth:`decode` can give several people."""
         return self.spec.multi_person
 
+    def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """``(height, width)`` of the model input for an image of ``image_hw`` pixels."""
+        return self.fixed_size or self.spec.input_size
+
+    def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
+        """Letterboxed images ``(N, h, w, 3)`` uint8 -> the model input in the file's dtype."""
+        raise NotImplementedError
+
     def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
         """The model input ``(1, h, w, 3)`` in the file's dtype, and its geometry.
 
@@ -214,7 +222,24 @@ class Head:
             image: ``(H, W, 3)`` uint8 RGB, contiguous, as :func:`~xpose.preprocess.to_rgb_uint8`
                 gives it (not checked again here).
         """
-        raise NotImplementedError
+        lb = Letterbox.fit(image.shape[:2], self.input_size(image.shape[:2]))
+        return self.cast(lb.apply(image)[None]), lb
+
+    def prepare_batch(
+        self, images: Sequence[npt.NDArray[np.uint8]], size: tuple[int, int]
+    ) -> tuple[np.ndarray, list[Letterbox]]:
+        """The model input ``(N, h, w, 3)`` for images that all take the input ``size``.
+
+        Each image is letterboxed straight into its slot of one uint8 buffer, which is then
+        cast once. ``prepare_batch([image], size)`` equals :meth:`prepare` of the image.
+        """
+        canvas = np.empty((len(images), *size, 3), np.uint8)
+        boxes = []
+        for k, image in enumerate(images):
+            lb = Letterbox.fit(image.shape[:2], size)
+            lb.apply(image, out=canvas[k])
+            boxes.append(lb)
+        return self.cast(canvas), boxes
 
     def prepare_in_crop(
         self, image: npt.NDArray[np.uint8], box: tuple[float, float, float, float]

@@ -135,9 +135,15 @@ def _input_size(spec: ModelSpec, size: tuple[int, int] | None) -> tuple[int, int
     return h, w
 
 
+def _cast(canvas: npt.NDArray[np.uint8], dtype: npt.DTypeLike) -> np.ndarray:
+    """``canvas`` ``(N, h, w, 3)`` uint8 as ``dtype``, in one pass: MoveNet's integer inputs
+    take the pixels 0..255 as they are."""
+    return np.ascontiguousarray(canvas.astype(dtype, copy=False))
+
+
 def _batch(canvas: npt.NDArray[np.uint8], dtype: npt.DTypeLike) -> np.ndarray:
-    """``(1, h, w, 3)`` of ``dtype``: MoveNet's integer inputs take the pixels 0..255 as they are."""
-    return np.ascontiguousarray(canvas[None].astype(dtype, copy=False))
+    """``(1, h, w, 3)`` of ``dtype`` for one ``(h, w, 3)`` image."""
+    return _cast(canvas[None], dtype)
 
 
 def _feeds(spec: ModelSpec, canvas: npt.NDArray[np.uint8]) -> dict[str, np.ndarray]:
@@ -357,9 +363,8 @@ class SinglePoseHead(Head):
 
     crops: ClassVar[bool] = True
 
-    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
-        lb = Letterbox.fit(image.shape[:2], self.spec.input_size)
-        return _batch(lb.apply(image), self.input_dtype), lb
+    def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
+        return _cast(canvas, self.input_dtype)
 
     def prepare_in_crop(
         self, image: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
@@ -438,9 +443,8 @@ class MultiPoseHead(Head):
             return side, side
         return multipose_size(image_hw, opts.multipose_long_side, multiple)
 
-    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
-        lb = Letterbox.fit(image.shape[:2], self.input_size(image.shape[:2]))
-        return _batch(lb.apply(image), self.input_dtype), lb
+    def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
+        return _cast(canvas, self.input_dtype)
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
         return decode_multi(outputs["poses"], geometry, self.options.min_pose_score)

@@ -369,9 +369,8 @@ class PoseNetHead(Head):
     def multi_person(self) -> bool:
         return self.options.multi_pose
 
-    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
-        lb = Letterbox.fit(image.shape[:2], self.spec.input_size)
-        return _scaled(lb.apply(image), self.input_dtype), lb
+    def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
+        return _TO_UNIT[canvas].astype(self.input_dtype, copy=False)
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
         opts = self.options

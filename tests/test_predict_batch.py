@@ -1,0 +1,139 @@
+"""Estimator.predict_batch: the results of predict on each image, in batches the file takes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpose
+from xpose import store as xstore
+from xpose.backends import TensorInfo
+from xpose.estimator import Estimator
+from xpose.preprocess import to_rgb_uint8
+
+from .test_estimator import FakeBackend
+
+DATA = Path(__file__).parent / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+FORMATS = {"onnxruntime": "onnx", "tflite": "tflite"}
+
+
+def _photos() -> list[np.ndarray]:
+    """Photos of several sizes and aspects (the shared COCO ones when present)."""
+    files = sorted((SHARED / "coco_val2017").glob("*.jpg")) + sorted(DATA.glob("*.png"))
+    return [to_rgb_uint8(f) for f in files]
+
+
+def _load(model: str, backend: str) -> Estimator:
+    missing = xpose.backend_status()[backend]
+    if missing is not None:
+        pytest.skip(missing)
+    try:
+        xstore.locate(model, "fp32", FORMATS[backend])
+    except FileNotFoundError as err:
+        pytest.skip(f"run `xpose convert` first: {err}")
+    return xpose.load(model, backend=backend, threads=1)
+
+
+@pytest.mark.parametrize("backend", list(FORMATS))
+@pytest.mark.parametrize("model", xpose.list_models())
+def test_predict_batch_equals_predict_on_each(model: str, backend: str) -> None:
+    photos = _photos()
+    photos += [photos[0][:, ::-1].copy(), photos[-1][::2].copy()]  # a flip, a squashed copy
+    with _load(model, backend) as est:
+        singles = [est.predict(p) for p in photos]
+        batched = est.predict_batch(photos, batch_size=3)
+        if est.batch_limit is None:  # the store's ONNX files: batches really ran
+            assert backend == "onnxruntime"
+    assert len(batched) == len(photos)
+    for one, many in zip(singles, batched, strict=True):
+        assert len(one) == len(many)
+        np.testing.assert_allclose(many.keypoints, one.keypoints, atol=1e-3)
+        np.testing.assert_allclose(many.scores, one.scores, atol=1e-5)
+        np.testing.assert_allclose(many.score, one.score, atol=1e-5)
+        np.testing.assert_allclose(many.boxes, one.boxes, atol=1e-3)
+
+
+def test_predict_batch_takes_paths_and_nothing() -> None:
+    with _load("movenet-lightning", "onnxruntime") as est:
+        (from_path,) = est.predict_batch([DATA / "astronaut.png"])
+        np.testing.assert_array_equal(
+            from_path.keypoints, est.predict(DATA / "astronaut.png").keypoints
+        )
+        assert est.predict_batch([]) == []
+
+
+# --- batching, with a fake backend ------------------------------------------------------------
+
+
+def _keypoints_from_mean(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Lightning-shaped outputs: every keypoint at (0.5, 0.5), scored by the image's mean."""
+    (x,) = feeds.values()
+    out = np.full((len(x), 1, 17, 3), 0.5, np.float32)
+    out[..., 2] = x.reshape(len(x), -1).mean(axis=1)[:, None, None] / 255.0
+    return {"keypoints": out}
+
+
+def _lightning(batch: int | None) -> FakeBackend:
+    inputs = (TensorInfo("input", (batch, 192, 192, 3), np.dtype(np.int32)),)
+    outputs = (TensorInfo("keypoints", (batch, 1, 17, 3), np.dtype(np.float32)),)
+    return FakeBackend(inputs, outputs, _keypoints_from_mean)
+
+
+def _grey(level: int, hw: tuple[int, int] = (100, 100)) -> np.ndarray:
+    return np.full((*hw, 3), level, np.uint8)
+
+
+def test_a_free_batch_runs_batch_size_images_at_a_time_in_order() -> None:
+    backend = _lightning(None)
+    images = [_grey(v) for v in (10, 60, 110, 160, 210)]
+    with Estimator(backend) as est:
+        assert est.batch_limit is None
+        poses = est.predict_batch(images, batch_size=2)
+    assert [len(f["input"]) for f in backend.feeds] == [2, 2, 1]
+    np.testing.assert_allclose(
+        [p.score[0] for p in poses],
+        [10 / 255, 60 / 255, 110 / 255, 160 / 255, 210 / 255],
+        rtol=1e-6,
+    )
+
+
+def test_a_batch_of_one_runs_image_by_image() -> None:
+    backend = _lightning(1)
+    with Estimator(backend) as est:
+        assert est.batch_limit == 1
+        poses = est.predict_batch([_grey(30), _grey(90)], batch_size=8)
+    assert [f["input"].shape[0] for f in backend.feeds] == [1, 1]
+    assert [round(float(p.score[0]) * 255) for p in poses] == [30, 90]
+
+
+def test_each_image_gets_its_own_letterbox() -> None:
+    """A wide and a tall image in one batch: each is letterboxed, and mapped back, on its own."""
+    backend = _lightning(None)
+    with Estimator(backend) as est:
+        wide, tall = est.predict_batch([_grey(200, (100, 400)), _grey(200, (400, 100))])
+    (x,) = backend.feeds[0].values()
+    assert x.shape == (2, 192, 192, 3)
+    assert x[0, :72].max() == 0 and x[0, 72:120].min() == 200  # rows of padding, then image
+    assert x[1, :, :72].max() == 0 and x[1, :, 72:120].min() == 200
+    np.testing.assert_allclose(wide.keypoints[0, 0], (200, 50), atol=1e-3)
+    np.testing.assert_allclose(tall.keypoints[0, 0], (50, 200), atol=1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_predict_batch_refuses_a_bad_batch_size(bad: object) -> None:
+    with (
+        Estimator(_lightning(None)) as est,
+        pytest.raises(ValueError, match="batch_size must be an int >= 1"),
+    ):
+        est.predict_batch([_grey(1)], batch_size=bad)  # type: ignore[arg-type]
+
+
+def test_predict_batch_names_an_unreadable_image(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not an image")
+    with Estimator(_lightning(None)) as est, pytest.raises(ValueError, match="junk.jpg"):
+        est.predict_batch([_grey(1), junk])
