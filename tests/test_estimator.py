@@ -758,3 +758,19 @@ def test_onnx_path_runs_on_every_onnx_backend(backend: str) -> None:
         np.testing.assert_allclose(got.keypoints, want.keypoints, atol=0.05)
     with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file"):
         xpose.load(path, backend="tflite")
+
+
+@pytest.mark.parametrize("spinning", [True, False])
+def test_load_passes_spinning_to_onnxruntime(spinning: bool) -> None:
+    _require_file("posenet", "onnxruntime")
+    with xpose.load("posenet", spinning=spinning) as est:
+        options = est.backend._session.get_session_options()  # type: ignore[attr-defined]
+        entry = options.get_session_config_entry("session.intra_op.allow_spinning")
+    assert entry == ("1" if spinning else "0")
+
+
+def test_spinning_is_refused_off_onnxruntime(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="spinning: not an option of the 'tflite' backend"):
+        xpose.load("movenet-lightning", "tflite", store=tmp_path, spinning=True)
+    with pytest.raises(TypeError, match="spinning must be True, False or None"):
+        xpose.load("movenet-lightning", store=tmp_path, spinning="yes")

@@ -488,6 +488,7 @@ def load(
     providers: list[Any] | None = None,
     device: str | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    spinning: bool | None = None,
     **options: Any,
 ) -> Estimator:
     """Load a pose model by catalogue name or from a file.
@@ -515,6 +516,9 @@ def load(
             absent device is an error, never a silent fall-back to the CPU.
         backend_options: more keyword arguments for the backend's class (e.g. openvino's
             ``hint="throughput"``, onnxruntime's ``graph_optimization_level``).
+        spinning: whether onnxruntime's idle intra-op threads spin-wait for work (onnxruntime
+            only); ``None`` keeps the backend's default, which does not spin (measured in
+            docs/benchmarks.md, "Thread policy").
         **options: model options, checked against the model:
 
             - MoveNet MultiPose: ``multipose_long_side=256`` (the input's long side when the
@@ -545,6 +549,10 @@ def load(
         opened_options["providers"] = providers
     if device is not None:
         opened_options["device"] = device
+    if spinning is not None:
+        if not isinstance(spinning, bool):
+            raise TypeError(f"spinning must be True, False or None, got {spinning!r}")
+        opened_options["spinning"] = spinning
     if _is_path(name_or_path):
         path = Path(name_or_path).expanduser()
         _check_precision(precision)
