@@ -1,0 +1,116 @@
+"""Many image files through one estimator: decoding in threads, inference in batches.
+
+:func:`predict_files` reads the files in a small thread pool, a few batches ahead of the
+model, so that JPEG decoding overlaps inference, and runs
+:meth:`~xpose.Estimator.predict_batch` on each batch. Results come back in the order of the
+paths; a file that cannot be read gives its error in its place, and the others go on.
+
+>>> for item in predict_files(est, ["a.jpg", "b.jpg"]):  # doctest: +SKIP
+...     print(item.path, item.error or len(item.poses))
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from xpose.preprocess import to_rgb_uint8
+from xpose.results import Poses
+
+if TYPE_CHECKING:
+    from xpose.estimator import Estimator
+
+__all__ = ["DEFAULT_READERS", "ImageResult", "predict_files"]
+
+#: Threads decoding image files by default.
+DEFAULT_READERS = 2
+#: Batches read ahead of the one being inferred.
+PREFETCH_BATCHES = 2
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One file's outcome: the image and its poses, or why it could not be read.
+
+    Attributes:
+        path: the file.
+        image: ``(H, W, 3)`` uint8 RGB, or ``None`` when it could not be read.
+        poses: the poses in its pixels, or ``None`` when it could not be read.
+        error: the reading error (``OSError`` or ``ValueError``), or ``None``.
+    """
+
+    path: Path
+    image: npt.NDArray[np.uint8] | None
+    poses: Poses | None
+    error: Exception | None = None
+
+
+def _read(path: Path) -> npt.NDArray[np.uint8] | Exception:
+    try:
+        return to_rgb_uint8(path)
+    except (OSError, ValueError) as err:
+        return err
+
+
+def predict_files(
+    est: Estimator,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    batch_size: int = 8,
+    readers: int = DEFAULT_READERS,
+) -> Iterator[ImageResult]:
+    """Predict the poses of image files, reading ahead in threads and inferring in batches.
+
+    Args:
+        est: the estimator.
+        paths: image files (anything OpenCV reads).
+        batch_size: images per :meth:`~xpose.Estimator.predict_batch` call.
+        readers: threads decoding files; at most ``PREFETCH_BATCHES + 1`` batches of decoded
+            images are held at once.
+
+    Yields:
+        One :class:`ImageResult` per path, in order.
+
+    Raises:
+        ValueError: ``batch_size`` or ``readers`` below 1.
+    """
+    for name, value in (("batch_size", batch_size), ("readers", readers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    ahead = batch_size * (PREFETCH_BATCHES + 1)
+    queue: deque[tuple[Path, Future[npt.NDArray[np.uint8] | Exception]]] = deque()
+    todo = iter(paths)
+    with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="xpose-read") as pool:
+
+        def fill() -> None:
+            while len(queue) < ahead:
+                path = next(todo, None)
+                if path is None:
+                    return
+                path = Path(path)
+                queue.append((path, pool.submit(_read, path)))
+
+        try:
+            fill()
+            while queue:
+                batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+                fill()  # the readers work on the next batches while this one runs
+                read = [(path, future.result()) for path, future in batch]
+                images = [img for _, img in read if isinstance(img, np.ndarray)]
+                found = iter(est.predict_batch(images, batch_size=batch_size))
+                for path, img in read:
+                    if isinstance(img, np.ndarray):
+                        yield ImageResult(path, img, next(found))
+                    else:
+                        yield ImageResult(path, None, None, img)
+        finally:
+            for _, future in queue:
+                future.cancel()
