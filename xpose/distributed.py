@@ -474,6 +474,8 @@ class PoseActor:
         smooth, tracker, smoother_options, max_age: video mode, as
             :meth:`xpose.Estimator.track`.
         pose_filter: applied to every frame's poses (e.g. :func:`xpose.commands.predict.select_poses`).
+        batch_size: images per model run (:meth:`xpose.Estimator.predict_batch`); image
+            files and in-memory images are inferred in batches, video frames one by one.
     """
 
     def __init__(
@@ -485,7 +487,9 @@ class PoseActor:
         smoother_options: Mapping[str, float] | None = None,
         max_age: int = 30,
         pose_filter: Callable[[Poses], Poses] | None = None,
+        batch_size: int = 8,
     ) -> None:
+        self.batch_size = batch_size
         self._workdir = tempfile.mkdtemp(prefix="xpose-actor-")
         self.est = source.open(threads, self._workdir)
         self.smooth = smooth
@@ -535,23 +539,25 @@ class PoseActor:
         if task["kind"] == _PROBLEM:
             yield error_record(task["sources"][0], task["message"])
         elif task["kind"] == _IMAGES:
-            for source, path in zip(task["sources"], task["paths"]):
-                yield self.run_image_file(source, path)
+            yield from self.run_image_files(task["sources"], task["paths"])
         elif task["kind"] == _VIDEO:
             stop = None if task["stop"] < 0 else int(task["stop"])
             yield from self.run_video(task["sources"][0], task["paths"][0], task["start"], stop)
         else:
             raise ValueError(f"unknown task kind {task['kind']!r}")
 
-    def run_image_file(self, source: str, path: str) -> dict[str, Any]:
-        """One image file's row; an unreadable file gives an error row, as the CLI skips it."""
-        from xpose.preprocess import to_rgb_uint8
+    def run_image_files(self, sources: list[str], paths: list[str]) -> Iterator[dict[str, Any]]:
+        """The rows of image files, in order, inferred in batches of :attr:`batch_size` while
+        the next files are read (:func:`xpose.pipeline.predict_files`); an unreadable file
+        gives an error row, as the CLI skips it."""
+        from xpose.pipeline import predict_files
 
-        try:
-            image = to_rgb_uint8(path)
-        except (OSError, ValueError) as err:
-            return error_record(source, err)
-        return self.record(self.est.predict(image), source, image)
+        found = predict_files(self.est, paths, batch_size=self.batch_size)
+        for source, item in zip(sources, found, strict=True):
+            if item.error is not None or item.poses is None or item.image is None:
+                yield error_record(source, item.error or "ValueError: unreadable image")
+            else:
+                yield self.record(item.poses, source, item.image)
 
     def run_video(
         self, source: str, path: str, start: int = 0, stop: int | None = None
@@ -587,15 +593,21 @@ class PoseActor:
         n = len(images)
         sources = batch.get("source", batch.get("path"))
         frames = batch.get("frame")
+        read: list[tuple[str, int, npt.NDArray[np.uint8] | Exception]] = []
         for i in range(n):
             source = "<dataset>" if sources is None else str(sources[i])
             frame = 0 if frames is None else int(frames[i])
             try:
-                image = to_rgb_uint8(np.asarray(images[i]))
+                read.append((source, frame, to_rgb_uint8(np.asarray(images[i]))))
             except (TypeError, ValueError) as err:
-                yield error_record(source, err, frame=frame)
-                continue
-            yield self.record(self.est.predict(image), source, image, frame=frame)
+                read.append((source, frame, err))
+        good = [image for _, _, image in read if isinstance(image, np.ndarray)]
+        found = iter(self.est.predict_batch(good, batch_size=self.batch_size))
+        for source, frame, image in read:
+            if isinstance(image, np.ndarray):
+                yield self.record(next(found), source, image, frame=frame)
+            else:
+                yield error_record(source, image, frame=frame)
 
 
 def _task_rows(batch: dict[str, Any]) -> Iterator[dict[str, Any]]:
