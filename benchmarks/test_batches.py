@@ -1,0 +1,131 @@
+"""Batches: images per second at batch 1, 4 and 16, beside the inference-only bound.
+
+For each model and backend (fp32, 2 runtime threads), three ways of handling ``IMAGES`` copies
+of the 640x480 benchmark frame are timed at each batch size, interleaved round by round so
+that they share the machine's noise:
+
+``inference``
+    ``backend.run`` on the prepared batch alone: the bound the others are measured against;
+``predict_batch``
+    :meth:`~xpose.Estimator.predict_batch` on the decoded frames (letterbox, cast, inference,
+    decoding);
+``folder``
+    :func:`xpose.pipeline.predict_files` on the frames written as JPEG files: decoding in 2
+    threads, read ahead, then ``predict_batch`` (what ``xpose predict FOLDER`` runs).
+
+The table (``results/pytest_batches.md``) gives images per second, the folder's share of the
+bound at the same batch, and the gain per image of each batch over batch 1. The TFLite files
+take a batch of 1, so their batches run image by image. Goals of the issue that set this up:
+the folder at 90% or more of the bound, and batches on onnxruntime CPU at least 1.2x faster
+per image than batch 1. Nothing here asserts a timing: the table says which goals were met.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from xpose.models import list_models
+from xpose.pipeline import predict_files
+
+from .common import BACKENDS, open_estimator
+
+PRECISION = "fp32"
+BATCHES = (1, 4, 16)
+IMAGES = 16
+ROUNDS = 3
+FOLDER_GOAL = 0.9
+BATCH_GOAL = 1.2
+
+
+def _seconds(work: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    work()
+    return time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def frame_files(tmp_path_factory: pytest.TempPathFactory, image: np.ndarray) -> list[Path]:
+    folder = tmp_path_factory.mktemp("frames")
+    paths = []
+    for i in range(IMAGES):
+        path = folder / f"frame{i:02d}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(np.roll(image, 2 * i, axis=1), cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("model", list_models())
+def test_batches(benchmark, table, closing, image, frame_files, model, backend):
+    est = closing(open_estimator(model, PRECISION, backend))
+    frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in frame_files]
+    size = est.head.input_size(frames[0].shape[:2])
+    feeds = {}
+    for n in BATCHES:
+        step = n if est.batch_limit is None else min(n, est.batch_limit)
+        x, _ = est.head.prepare_batch(frames[:step], size)
+        feeds[n] = est.binding.feed(x)
+
+    def infer(n: int) -> None:
+        step = len(next(iter(feeds[n].values())))
+        for _ in range(IMAGES // step):
+            est.backend.run(feeds[n])
+
+    ways = {
+        "inference": infer,
+        "predict_batch": lambda n: est.predict_batch(frames, batch_size=n),
+        "folder": lambda n: list(predict_files(est, frame_files, batch_size=n)),
+    }
+    for n in BATCHES:  # warm up every shape
+        for way in ways.values():
+            way(n)
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(ROUNDS):
+        for n in BATCHES:
+            for name, way in ways.items():
+                times.setdefault((name, n), []).append(_seconds(lambda way=way, n=n: way(n)))
+    rate = {key: IMAGES / statistics.median(t) for key, t in times.items()}
+    benchmark.group = f"batches {model}"
+    benchmark.pedantic(lambda: ways["folder"](BATCHES[-1]), rounds=1, warmup_rounds=0)
+    for n in BATCHES:
+        share = rate[("folder", n)] / rate[("inference", n)]
+        gain = rate[("inference", n)] / rate[("inference", 1)]
+        table(
+            "batches",
+            [
+                "model",
+                "backend",
+                "batch",
+                "inference img/s",
+                "predict_batch img/s",
+                "folder img/s",
+                "folder / bound",
+                "inference gain vs batch 1",
+                "goals",
+            ],
+            [
+                model,
+                backend,
+                n,
+                rate[("inference", n)],
+                rate[("predict_batch", n)],
+                rate[("folder", n)],
+                f"{100 * share:.0f}%",
+                f"{gain:.2f}x",
+                _goals(share, gain, n, backend),
+            ],
+        )
+
+
+def _goals(share: float, gain: float, n: int, backend: str) -> str:
+    said = ["folder " + ("met" if share >= FOLDER_GOAL else "missed")]
+    if n > 1 and backend == "onnxruntime":
+        said.append("batch gain " + ("met" if gain >= BATCH_GOAL else "missed"))
+    return ", ".join(said)
