@@ -294,18 +294,18 @@ def test_ctrl_c_keeps_a_valid_file(
     folder.mkdir()
     for i in range(4):
         shutil.copy(DATA / ("astronaut.png" if i % 2 else "camera.png"), folder / f"im{i}.png")
-    real_predict = Estimator.predict
+    real_predict_batch = Estimator.predict_batch
     calls = []
 
-    def predict(self: Estimator, image: Any) -> Any:
+    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_predict(self, image)
+        return real_predict_batch(self, images, batch_size)
 
-    monkeypatch.setattr(Estimator, "predict", predict)
+    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
     out = tmp_path / f"out.{fmt}"
-    args = ["predict", str(folder), "--format", fmt, "--out", str(out), "-q"]
+    args = ["predict", str(folder), "--format", fmt, "--out", str(out), "-q", "--batch-size", "1"]
     assert main(args) == 130
     if fmt == "jsonl":
         assert [Path(r["source"]).name for r in read_jsonl(out)] == ["im0.png", "im1.png"]
@@ -330,10 +330,10 @@ def test_a_bug_shows_its_traceback_and_leaves_target_untouched(
 ) -> None:
     _require()
 
-    def predict(self: Estimator, image: Any) -> Any:
+    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Estimator, "predict", predict)
+    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
     out = tmp_path / "out.jsonl"
     out.write_text("old content\n")
     args = ["predict", str(DATA / "astronaut.png"), "--out", str(out), "-q", "--overwrite"]
@@ -545,3 +545,27 @@ def test_multipose_options_and_device_on_the_command_line(
     code = main(["predict", image, "-m", "movenet-multipose", "-b", "tflite", "--multipose-aspect"])
     assert code == 2
     assert "fixed 256x256 input and cannot run" in capsys.readouterr().err
+
+
+def test_a_folder_runs_in_batches_of_batch_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _require()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(5):
+        shutil.copy(DATA / "camera.png", folder / f"im{i}.png")
+    real_predict_batch = Estimator.predict_batch
+    sizes: list[int] = []
+
+    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
+        images = list(images)
+        sizes.append(len(images))
+        return real_predict_batch(self, images, batch_size)
+
+    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
+    out = tmp_path / "out.jsonl"
+    args = ["predict", str(folder), "--out", str(out), "-q", "--batch-size", "2"]
+    assert main(args) == 0
+    assert sizes == [2, 2, 1]
+    assert [Path(r["source"]).name for r in read_jsonl(out)] == [f"im{i}.png" for i in range(5)]

@@ -659,7 +659,8 @@ def predict_dataset(
         model, backend, precision, store: as :func:`xpose.load` (a catalogue name or a path).
         actors: actors in the pool, each holding one model.
         threads_per_actor: runtime threads (and CPUs reserved) per actor.
-        batch_size: images per task / Dataset rows per call.
+        batch_size: images per task / Dataset rows per call, run by the actor as one batch
+            (:meth:`xpose.Estimator.predict_batch`).
         chunk_frames: frames per video task; ``None``: one task per video. Video mode
             restarts at each chunk's first frame (see the module docs).
         smooth, tracker: video mode, as :meth:`xpose.Estimator.track`.
@@ -710,6 +711,7 @@ def predict_dataset(
             "smooth": smooth,
             "tracker": tracker,
             "pose_filter": pose_filter,
+            "batch_size": batch_size,
         },
         batch_size=rows_per_call,
         batch_format="numpy",

@@ -39,7 +39,7 @@ from xpose.atomic import check_outputs
 from xpose.commands import add_model_choice, add_store
 from xpose.draw import draw_poses
 from xpose.errors import OutputError
-from xpose.estimator import Estimator
+from xpose.estimator import DEFAULT_BATCH, Estimator
 from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_broken_link, is_video, shown
 from xpose.output import (
     FORMATS,
@@ -49,7 +49,7 @@ from xpose.output import (
     open_writer,
     write_image,
 )
-from xpose.preprocess import to_rgb_uint8
+from xpose.pipeline import predict_files
 from xpose.results import Poses
 from xpose.tracking import TRACKERS
 from xpose.video import FrameSource, VideoWriter
@@ -195,6 +195,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="do not smooth keypoints over time in videos (images are never smoothed)",
     )
     engine = p.add_argument_group("engine")
+    engine.add_argument(
+        "--batch-size",
+        type=_positive,
+        metavar="N",
+        help="images per model run (default 8; ray: images per task, default 16); image files "
+        "are read in threads a few batches ahead. Videos run frame by frame",
+    )
     engine.add_argument(
         "--engine",
         choices=("local", "ray"),
@@ -437,15 +444,16 @@ def _run_images(run: _Run, images: list[Path]) -> None:
         disable=not run.show_progress or len(images) < 2,
         dynamic_ncols=True,
     )
-    with bar:
-        for path in images:
-            try:
-                image = to_rgb_uint8(path)
-            except (OSError, ValueError) as err:
-                run.report(f"skipped {shown(path)}: {shown(str(err))}")
+    # files decoded in threads a few batches ahead, inferred in batches, in order
+    found = predict_files(run.est, images, batch_size=run.args.batch_size or DEFAULT_BATCH)
+    with bar, contextlib.closing(found) as results:
+        for result in results:
+            path, image = result.path, result.image
+            if image is None or result.poses is None:
+                run.report(f"skipped {shown(path)}: {shown(str(result.error))}")
                 bar.update()
                 continue
-            poses = run.select(run.est.predict(image))
+            poses = run.select(result.poses)
             run.record(poses, str(path), image, image_id=coco_image_id(path))
             target = run.overlays.path(_Input("image", path))
             if target is not None:
@@ -737,6 +745,7 @@ def _run_ray(args: argparse.Namespace) -> int:
             tracker=args.tracker or "auto",
             pose_filter=pose_filter,
             ship_model=args.ship_model,
+            batch_size=args.batch_size or distributed.DEFAULT_BATCH_SIZE,
             **options,
         )
         records, errors = distributed.gather(dataset)
