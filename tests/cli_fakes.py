@@ -48,6 +48,12 @@ class FakeEstimator:
         xy = np.stack([w / 2 + w / 4 * np.cos(angle), h / 2 + h / 4 * np.sin(angle)], axis=-1)
         return Poses(xy[None].astype(np.float32), np.full((1, NUM_KEYPOINTS), 0.9, np.float32))
 
+    def predict_batch(
+        self, images: list[npt.NDArray[np.uint8]], batch_size: int = 8
+    ) -> list[Poses]:
+        """:meth:`predict` of each image."""
+        return [self.predict(image) for image in images]
+
     def track_frames(
         self, source: FrameSource, **_: Any
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
