@@ -31,7 +31,16 @@ from converters.errors import ConversionError, ParityError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BATCH_ATOL", "BATCH_DIM", "RECIPE", "check_batch", "checked", "dynamic_batch"]
+__all__ = [
+    "BATCH_ATOL",
+    "BATCH_DIM",
+    "RECIPE",
+    "check_batch",
+    "checked",
+    "dynamic_batch",
+    "has_loop",
+    "rewrite",
+]
 
 #: Recorded in the manifest with each ONNX file; bumped when the rewrite changes.
 RECIPE = "1"
@@ -666,6 +675,18 @@ def _loop(graph: _Graph, parts: _Parts, outputs: list[str], image: str) -> list[
     ]
     nodes += [helper.make_node("Squeeze", [s, f"{p}axis1"], [o]) for s, o in zip(stacked, outputs)]
     return nodes
+
+
+def rewrite(model: Any, enabled: bool) -> Any:
+    """:func:`dynamic_batch` of ``model`` when ``enabled``, else ``model`` as it is."""
+    return dynamic_batch(model) if enabled else model
+
+
+def has_loop(path: str | Path) -> bool:
+    """Whether the ONNX file at ``path`` runs part of its graph per image in a ``Loop``."""
+    onnx = _onnx()
+    model = onnx.load(str(path), load_external_data=False)
+    return any(node.op_type == "Loop" for node in model.graph.node)
 
 
 def _stack(feeds: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:

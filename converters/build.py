@@ -6,7 +6,8 @@ SavedModel with stable tensor names, then for each precision a TFLite file and a
 * fp32 ONNX comes from the SavedModel (MultiPose keeps a free input size);
 * fp16 and int8 ONNX come from the TFLite file of the same precision, so both formats of a
   precision compute the same thing;
-* every ONNX file takes a batch of any size (:mod:`converters.batch`), checked against batch 1.
+* with ``dynamic_batch``, every ONNX file takes a batch of any size (:mod:`converters.batch`),
+  checked against batch 1.
 
 Every file is checked against its source on real photos before it is renamed into place and
 recorded in ``manifest.json`` with its parity figure. A file already recorded, unchanged, and
@@ -102,8 +103,10 @@ class _Builder:
         force: bool,
         opset: int,
         step: Callable[[str], None],
+        dynamic_batch: bool = False,
     ) -> None:
         self.store = store
+        self.dynamic_batch = dynamic_batch
         self.catalog = catalog
         self.source = source
         self.folders = list(calibration) if calibration else default_folders()
@@ -249,7 +252,8 @@ class _Builder:
                 onnx_key = self._key(model, "savedmodel", precision)
             else:
                 onnx_key = self._key(model, self.manifest.files[tfl_rel]["sha256"], precision)
-            onnx_key["batch"] = batch.RECIPE
+            if self.dynamic_batch:
+                onnx_key["batch"] = batch.RECIPE
             if self.current(onnx_rel, onnx_key):
                 self.report.skipped.append(onnx_rel)
                 continue
@@ -266,10 +270,11 @@ class _Builder:
                 def write_onnx(p: Path):
                     model = saved_model_to_onnx(sm, self.opset)
                     make_pads_explicit(model)  # OpenCV pads SAME_UPPER its own way
-                    check_and_save(batch.dynamic_batch(model), p)
+                    check_and_save(batch.rewrite(model, self.dynamic_batch), p)
 
                 def measure_onnx(p: Path, reference_runner=reference_runner, onnx_feeds=onnx_feeds):
-                    require_same_on_opencv(spec, p, onnx_feeds)
+                    if not batch.has_loop(p):  # OpenCV's DNN module reads no ONNX Loop
+                        require_same_on_opencv(spec, p, onnx_feeds)
                     with open_backend("onnxruntime", p) as be:
                         return check.compare(
                             spec, reference_runner.run, be.run, onnx_feeds, check.EXACT
@@ -280,7 +285,8 @@ class _Builder:
                 tfl_path = self.store / tfl_rel
 
                 def write_onnx(p: Path, tfl_path=tfl_path):
-                    check_and_save(batch.dynamic_batch(tflite_to_onnx(tfl_path, self.opset)), p)
+                    model = tflite_to_onnx(tfl_path, self.opset)
+                    check_and_save(batch.rewrite(model, self.dynamic_batch), p)
 
                 if precision == "fp16":
 
@@ -303,7 +309,9 @@ class _Builder:
                             )
 
                 origin = tfl_rel
-            parity = self.checked_write(onnx_rel, write_onnx, batch.checked(measure_onnx, feeds))
+            if self.dynamic_batch:
+                measure_onnx = batch.checked(measure_onnx, feeds)
+            parity = self.checked_write(onnx_rel, write_onnx, measure_onnx)
             self.record(onnx_rel, model, precision, "onnx", onnx_key, parity, origin)
         if reference is not None:
             reference.close()
@@ -319,6 +327,7 @@ def build_store(
     force: bool = False,
     opset: int = DEFAULT_OPSET,
     progress: Callable[[str], None] | None = None,
+    dynamic_batch: bool = False,
 ) -> BuildReport:
     """Convert ``models`` x ``precisions`` into TFLite and ONNX files in the store.
 
@@ -331,6 +340,9 @@ def build_store(
         calibration: folders of photos of people for int8 calibration and for the checks.
         force: rebuild even files that are current.
         progress: called with a short description before each conversion step.
+        dynamic_batch: write ONNX files that take a batch of any size
+            (:func:`converters.batch.dynamic_batch`), checked against batch 1. Their MoveNet
+            decoding runs in an ONNX ``Loop``, which OpenCV's DNN module cannot read.
     """
     models = list(models) if models else list_models()
     precisions = list(precisions) if precisions else list(PRECISIONS)
@@ -349,6 +361,7 @@ def build_store(
         force,
         opset,
         progress or (lambda _msg: None),
+        dynamic_batch,
     )
     for m in models:
         builder.model(m, precisions)

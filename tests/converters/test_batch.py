@@ -162,3 +162,20 @@ def test_store_onnx_takes_a_batch(model, precision):
         images = images.astype(be.inputs[0].dtype)
         feeds = [{be.inputs[0].name: images[i : i + 1]} for i in range(3)]
         assert check_batch(be.run, feeds, sizes=(3,)) <= 1e-5
+
+
+def test_build_with_dynamic_batch_records_and_checks_it(tmp_path):
+    """``build_store(dynamic_batch=True)``: PoseNet fp32 (the quickest model) takes a batch."""
+    pytest.importorskip("tensorflow", reason="the converters need the 'convert' extra")
+    from converters.build import build_store
+    from xpose.backends import open_backend
+
+    sources = default_store() / "sources"
+    if not (sources / "posenet.json").is_file():
+        pytest.skip("model sources not fetched yet: run `xpose convert` first")
+    build_store(["posenet"], ["fp32"], store=tmp_path, source=sources, dynamic_batch=True)
+    entry = Manifest.load(tmp_path).files["posenet/posenet-fp32.onnx"]
+    assert entry["batch"] and entry["inputs"][0]["shape"][0] is None
+    with open_backend("onnxruntime", tmp_path / "posenet" / "posenet-fp32.onnx") as be:
+        out = be.run({"image": np.zeros((3, 385, 385, 3), np.float32)})
+    assert out["heatmaps"].shape == (3, 25, 25, 17)

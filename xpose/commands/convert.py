@@ -46,6 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--force", action="store_true", help="rebuild files that are already current")
     p.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="ONNX files that take a batch of any size, checked against batch 1 (for "
+        "predict_batch on accelerators; the MoveNet files then run their decoding in an ONNX "
+        "Loop, which the opencv backend cannot read)",
+    )
+    p.add_argument(
         "--from",
         dest="from_path",
         metavar="PATH",
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             calibration=args.calibration,
             force=args.force,
             progress=step,
+            dynamic_batch=args.dynamic_batch,
         )
     except ConversionError as err:
         print(f"xpose convert: error: {err}", file=sys.stderr)
