@@ -21,8 +21,7 @@ import pytest
 import xpose
 from xpose.backends import backend_status
 from xpose.estimator import Estimator
-from xpose.evaluate import CropBox
-from xpose.preprocess import to_rgb_uint8
+from xpose.preprocess import CropBox, to_rgb_uint8
 from xpose.results import Poses
 
 COCO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coco_val2017"
@@ -99,8 +98,8 @@ NEIGHBOUR = 1
 
 
 def _single_pose(est: Estimator, photo: np.ndarray, ann: dict[str, Any]) -> Poses:
-    crop = CropBox.around(ann["bbox"], 1.25)  # the box enlarged 1.25x and made square
-    return crop.to_image(est.predict(crop.extract(photo)))
+    crop = CropBox.square(ann["bbox"], photo.shape[:2], 1.25)  # the box enlarged, made square
+    return crop.poses_to_image(est.predict(crop.apply(photo)))
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "tflite"])

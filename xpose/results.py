@@ -1,4 +1,10 @@
-"""The one result type: :class:`Poses`, a frozen set of arrays for N people."""
+"""The one result type: :class:`Poses`, a frozen set of arrays for N people, and its JSON form.
+
+Naming, throughout xpose: ``score`` is one pose's confidence (:attr:`Poses.score`, ``(N,)``;
+``min_pose_score`` filters on it), ``scores`` are the keypoints' (:attr:`Poses.scores`,
+``(N, 17)``; keypoint thresholds are called ``threshold`` or say ``keypoint``). In the JSON
+form each person and each keypoint has its own ``"score"``.
+"""
 
 from __future__ import annotations
 
