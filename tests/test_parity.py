@@ -8,16 +8,15 @@ of :data:`xpose.parity.INT8`, measured first (docs/parity.md) and held with abou
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpose
-from xpose.backends import backend_status
+from tests.helpers import COCO_DIR, DATA, EstimatorCache
 from xpose.cli import main
-from xpose.estimator import Estimator
 from xpose.parity import (
     EXACT,
     INT8,
@@ -31,16 +30,14 @@ from xpose.parity import (
 from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
 
-TEST_DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TEST_DATA = DATA
 PRECISIONS = ("fp32", "fp16", "int8")
 PAIRS = (("onnxruntime", "tflite"),)
-CONVERT_FIRST = "run `xpose convert` first"
 
 
 def _images() -> list[Path]:
     paths = sorted(TEST_DATA.glob("*.png"))
-    return paths + sorted((SHARED_DATA / "coco_val2017").glob("*.jpg"))
+    return paths + sorted(COCO_DIR.glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
@@ -50,32 +47,8 @@ def photos() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def estimator() -> Iterator[Callable[[str, str, str], Estimator]]:
-    """``get(model, backend, precision)``: each estimator loaded once per module (or skipped)."""
-    cache: dict[tuple[str, str, str], Estimator] = {}
-
-    def get(model: str, backend: str, precision: str) -> Estimator:
-        key = (model, backend, precision)
-        if key not in cache:
-            missing = backend_status().get(backend)
-            if missing is not None:
-                pytest.skip(missing)
-            # TensorFlow's thread pools are process-wide: it takes no per-model setting.
-            threads = None if backend == "tensorflow" else 2
-            try:
-                cache[key] = xpose.load(model, backend, precision, threads=threads)
-            except FileNotFoundError as err:
-                pytest.skip(f"{CONVERT_FIRST}: {err}")
-        return cache[key]
-
-    yield get
-    for est in cache.values():
-        est.close()
-
-
-@pytest.fixture(scope="module")
 def parity(
-    photos: list[np.ndarray], estimator: Callable[[str, str, str], Estimator]
+    photos: list[np.ndarray], estimators: EstimatorCache
 ) -> Callable[[str, str, tuple[str, str]], ParityResult]:
     """``measure(model, precision, pair)``, cached so each combination runs once."""
     cache: dict[tuple[str, str, tuple[str, str]], ParityResult] = {}
@@ -83,7 +56,7 @@ def parity(
     def measure(model: str, precision: str, pair: tuple[str, str]) -> ParityResult:
         key = (model, precision, pair)
         if key not in cache:
-            ests = {b: estimator(model, b, precision) for b in pair}
+            ests = {b: estimators(model, b, precision) for b in pair}
             cache[key] = measure_parity(model, precision, pair, photos, estimators=ests)
         return cache[key]
 
@@ -97,6 +70,7 @@ def _ids(pair: tuple[str, str]) -> str:
 # --- the matrix -------------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("model", xpose.list_models())
@@ -109,6 +83,7 @@ def test_float_parity(parity, model: str, precision: str, pair: tuple[str, str])
     assert diff.ok(EXACT)
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 @pytest.mark.parametrize("model", xpose.list_models())
 def test_int8_parity(parity, model: str, pair: tuple[str, str]) -> None:
@@ -125,6 +100,7 @@ def test_int8_parity(parity, model: str, pair: tuple[str, str]) -> None:
     assert diff.failures(INT8) == []
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("model", xpose.list_models())
 def test_tensorflow_parity_fp32(parity, model: str) -> None:
     """The fp32 SavedModel on TensorFlow agrees with onnxruntime like LiteRT does."""
@@ -188,9 +164,10 @@ def test_measure_parity_missing_model_says_convert(tmp_path: Path) -> None:
 # --- the command ------------------------------------------------------------------------------
 
 
-def test_cli_parity_json(capsys: pytest.CaptureFixture[str], estimator) -> None:
-    estimator("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
-    estimator("movenet-lightning", "tflite", "fp32")
+@pytest.mark.convert
+def test_cli_parity_json(capsys: pytest.CaptureFixture[str], estimators: EstimatorCache) -> None:
+    estimators("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
+    estimators("movenet-lightning", "tflite", "fp32")
     code = main(
         [
             "parity",
