@@ -76,6 +76,15 @@ def test_replace_checks_the_new_arrays() -> None:
         poses.replace(track_ids=np.array([1]))
 
 
+def test_select_keeps_the_best_in_their_order() -> None:
+    poses = _poses(4).replace(score=np.array([0.5, 0.9, 0.1, 0.7]), track_ids=np.arange(4))
+    assert poses.select() is poses
+    assert poses.select(min_pose_score=0.5).track_ids.tolist() == [0, 1, 3]
+    assert poses.select(max_poses=2).track_ids.tolist() == [1, 3]
+    assert poses.select(min_pose_score=0.6, max_poses=1).track_ids.tolist() == [1]
+    assert len(poses.select(min_pose_score=0.95)) == 0
+
+
 # --- the one serialized form -----------------------------------------------------------------
 
 

@@ -125,6 +125,20 @@ class Poses:
         fields.update(changes)
         return Poses(**fields)
 
+    def select(self, min_pose_score: float | None = None, max_poses: int | None = None) -> Poses:
+        """The people scoring at least ``min_pose_score``, at most ``max_poses`` of the best.
+
+        The order is kept; with neither limit (or none binding) ``self`` itself is returned.
+        """
+        keep = np.ones(len(self), bool)
+        if min_pose_score is not None:
+            keep &= self.score >= min_pose_score
+        if max_poses is not None and keep.sum() > max_poses:
+            order = np.argsort(-np.where(keep, self.score, -np.inf), kind="stable")
+            keep[:] = False
+            keep[order[:max_poses]] = True
+        return self if keep.all() else self[np.flatnonzero(keep)]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``{"poses": [...]}``, one entry per person (see :func:`pose_entries`).
 

@@ -389,18 +389,9 @@ class _Run:
 def select_poses(
     poses: Poses, min_pose_score: float | None = None, max_poses: int | None = None
 ) -> Poses:
-    """Keep the people scoring at least ``min_pose_score``, at most ``max_poses`` of the best.
-
-    The selection ``--min-pose-score`` and ``--max-poses`` apply after the model.
-    """
-    keep = np.ones(len(poses), bool)
-    if min_pose_score is not None:
-        keep &= poses.score >= min_pose_score
-    if max_poses is not None and keep.sum() > max_poses:
-        order = np.argsort(-np.where(keep, poses.score, -np.inf), kind="stable")
-        keep[:] = False
-        keep[order[:max_poses]] = True
-    return poses if keep.all() else poses[np.flatnonzero(keep)]
+    """:meth:`Poses.select <xpose.results.Poses.select>`: the selection ``--min-pose-score``
+    and ``--max-poses`` apply after the model (a function, so the Ray engine can pickle it)."""
+    return poses.select(min_pose_score, max_poses)
 
 
 def _people(poses: Poses) -> str:
