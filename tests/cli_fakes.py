@@ -70,23 +70,22 @@ class FakeEstimator:
 
 def install(monkeypatch: Any, delay: float = 0.0) -> list[FakeEstimator]:
     """Make ``xpose predict`` use a :class:`FakeEstimator`; returns the list of those loaded."""
-    from xpose.commands import predict
+    from xpose import engine
 
     loaded: list[FakeEstimator] = []
 
-    def load(args: Any) -> FakeEstimator:
+    def load(job: Any, threads: int | None = None) -> FakeEstimator:
         est = FakeEstimator(delay)
         loaded.append(est)
         return est
 
-    monkeypatch.setattr(predict, "_load", load)
+    monkeypatch.setattr(engine, "load_estimator", load)
     return loaded
 
 
 def main(argv: list[str]) -> int:
     """``xpose`` with the fake estimator."""
-    from xpose import cli
-    from xpose.commands import predict
+    from xpose import cli, engine
 
     # A test runner started in the background or under nohup may hand its children ignored
     # signals; xpose keeps ignored signals ignored, so start from the usual dispositions.
@@ -94,7 +93,7 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     delay = float(os.environ.get("XPOSE_FAKE_DELAY", "0"))
-    predict._load = lambda args: FakeEstimator(delay)  # type: ignore[assignment]
+    engine.load_estimator = lambda job, threads=None: FakeEstimator(delay)  # type: ignore[assignment]
     return cli.main(argv)
 
 

@@ -34,8 +34,9 @@ is lost or duplicated.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -44,16 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from xpose import store as _store
+from xpose.engine import PredictJob, Reporter, RunResult
 from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator
-from xpose.output import SCHEMA_VERSION, estimator_record
+from xpose.output import SCHEMA_VERSION, coco_image_id, estimator_record, open_writer
 from xpose.results import Poses
-from xpose.tracking import resolve_tracker
 
 try:
     import pyarrow as pa
@@ -307,15 +307,14 @@ def _task(
 
 
 def _video_frame_count(path: Path) -> int | None:
-    """The frame count OpenCV reports (an estimate for some containers), ``None`` if unknown."""
-    cap = cv2.VideoCapture(str(path))
+    """The frame count the video's header gives (an estimate for some containers), or ``None``."""
+    from xpose.video import FrameSource
+
     try:
-        if not cap.isOpened():
-            return None
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        return count if count > 0 else None
-    finally:
-        cap.release()
+        with FrameSource(path) as reader:
+            return reader.frame_count
+    except (OSError, ValueError):
+        return None
 
 
 def plan_tasks(
@@ -333,7 +332,7 @@ def plan_tasks(
     yields an error row. Sources keep the spelling given (as the local engine writes them);
     the paths read are absolute.
     """
-    from xpose.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, folder_images
+    from xpose.inputs import collect_inputs
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -341,123 +340,31 @@ def plan_tasks(
         raise ValueError(f"chunk_frames must be >= 1 or None, got {chunk_frames}")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    tasks: list[dict[str, Any]] = []
-    images: list[Path] = []
-
-    def flush() -> None:
-        for i in range(0, len(images), batch_size):
-            group = images[i : i + batch_size]
-            tasks.append(
-                _task(_IMAGES, [str(p) for p in group], [str(p.absolute()) for p in group])
-            )
-        images.clear()
-
-    for item in inputs:
-        path = Path(item)
-        name = os.fspath(item)
-        if path.is_dir():
-            found = folder_images(path)
-            if not found:
-                exts = " ".join(sorted(IMAGE_EXTENSIONS))
-                tasks.append(
-                    _task(
-                        _PROBLEM,
-                        [name],
-                        [name],
-                        message=f"NotADirectoryError: no images in this folder (looked for {exts})",
-                    )
-                )
-            images.extend(found)
-        elif not path.exists():
-            tasks.append(
-                _task(_PROBLEM, [name], [name], message="FileNotFoundError: no such file or folder")
-            )
-        elif path.suffix.lower() in VIDEO_EXTENSIONS:
-            absolute = str(path.absolute())
-            count = _video_frame_count(path) if chunk_frames is not None else None
-            if count is None or chunk_frames is None or count <= chunk_frames:
-                tasks.append(_task(_VIDEO, [name], [absolute]))
-            else:
-                starts = list(range(0, count, chunk_frames))
-                for k, start in enumerate(starts):
-                    stop = -1 if k == len(starts) - 1 else start + chunk_frames
-                    tasks.append(_task(_VIDEO, [name], [absolute], start, stop))
-        else:
-            images.append(path)
-    flush()
+    found, problems = collect_inputs(inputs)
+    tasks = [
+        _task(_PROBLEM, [p.name], [p.name], message=f"{type(p.error).__name__}: {p.error}")
+        for p in problems
+    ]
+    images = [item.path for item in found if item.kind == "image" and item.path is not None]
+    for i in range(0, len(images), batch_size):
+        group = images[i : i + batch_size]
+        tasks.append(_task(_IMAGES, [str(p) for p in group], [str(p.absolute()) for p in group]))
+    for item in found:
+        if item.kind != "video" or item.path is None:
+            continue
+        name, absolute = str(item.path), str(item.path.absolute())
+        count = _video_frame_count(item.path) if chunk_frames is not None else None
+        if count is None or chunk_frames is None or count <= chunk_frames:
+            tasks.append(_task(_VIDEO, [name], [absolute]))
+            continue
+        starts = list(range(0, count, chunk_frames))
+        for k, start in enumerate(starts):
+            stop = -1 if k == len(starts) - 1 else start + chunk_frames
+            tasks.append(_task(_VIDEO, [name], [absolute], start, stop))
     return tasks
 
 
 # --- the actor --------------------------------------------------------------------------------
-
-
-def _rgb(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    if bgr.ndim == 2:
-        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-    if bgr.shape[2] == 4:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _seek(cap: cv2.VideoCapture, start: int) -> None:
-    """Position ``cap`` on frame ``start``: seek, or read frames off when seeking fails."""
-    if start <= 0:
-        return
-    if cap.set(cv2.CAP_PROP_POS_FRAMES, start) and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == start:
-        return
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    for _ in range(start):
-        if not cap.grab():
-            return
-
-
-def read_frames(
-    path: str | os.PathLike[str], start: int = 0, stop: int | None = None
-) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
-    """``(index, timestamp, rgb)`` of frames ``start`` to ``stop`` (exclusive; ``None``: the end).
-
-    Timestamps follow :class:`xpose.video.FrameSource` for files: the container's time of
-    each frame, else ``index / fps``.
-
-    Raises:
-        ValueError: OpenCV cannot open the video.
-    """
-    from xpose.video import DEFAULT_FPS
-
-    cap = cv2.VideoCapture(os.fspath(path))
-    try:
-        if not cap.isOpened():
-            raise ValueError(
-                f"cannot open video {os.fspath(path)}: OpenCV cannot read it "
-                "(not a video, corrupt, or a codec this OpenCV build lacks)"
-            )
-        native = float(cap.get(cv2.CAP_PROP_FPS))
-        fps = native if math.isfinite(native) and native > 0 else DEFAULT_FPS
-        _seek(cap, start)
-        index, last_t = start, -math.inf
-        while stop is None or index < stop:
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                return
-            t = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-            if not (math.isfinite(t) and t >= 0 and (index == 0 or t > last_t)):
-                t = index / fps
-            last_t = t
-            yield index, t, _rgb(bgr)
-            index += 1
-    finally:
-        cap.release()
-
-
-def _video_fps(path: str) -> float:
-    from xpose.video import DEFAULT_FPS
-
-    cap = cv2.VideoCapture(path)
-    try:
-        native = float(cap.get(cv2.CAP_PROP_FPS))
-    finally:
-        cap.release()
-    return native if math.isfinite(native) and native > 0 else DEFAULT_FPS
 
 
 class PoseActor:
@@ -556,23 +463,24 @@ class PoseActor:
     def run_video(
         self, source: str, path: str, start: int = 0, stop: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Frames ``start`` to ``stop`` of a video, in video mode restarted at ``start``."""
-        smoother = None
-        if self.smooth:
-            from xpose.smoothing import PoseSmoother
+        """Frames ``start`` to ``stop`` of a video, in video mode restarted at ``start``: what
+        :meth:`Estimator.track_frames <xpose.estimator.Estimator.track_frames>` gives."""
+        from xpose.video import FrameSource
 
-            smoother = PoseSmoother(**self.smoother_options)
-        tracker = resolve_tracker(
-            self.tracker, max_age=self.max_age, multi_person=self.est.multi_person
-        )
         count = 0
         try:
-            frames = read_frames(path, start, stop)
-            stream = self.est.stream(smoother=smoother, tracker=tracker, fps=_video_fps(path))
-            for index, t, frame in frames:
-                poses = stream.update(frame, t)
-                yield self.record(poses, source, frame, frame=index, timestamp=t)
-                count += 1
+            reader = FrameSource(path, start=start, stop=stop)
+            frames = self.est.track_frames(
+                reader,
+                smooth=self.smooth,
+                tracker=self.tracker,
+                smoother_options=self.smoother_options,
+                max_age=self.max_age,
+            )
+            with contextlib.closing(frames):
+                for index, t, frame, poses in frames:
+                    yield self.record(poses, source, frame, frame=index, timestamp=t)
+                    count += 1
         except (OSError, ValueError) as err:
             yield error_record(source, err, frame=start + count)
             return
@@ -728,3 +636,90 @@ def gather(dataset: ray.data.Dataset) -> tuple[list[dict[str, Any]], list[dict[s
 
 def _order(row: Mapping[str, Any]) -> tuple[str, int]:
     return (str(row["source"]), int(row["frame"]))
+
+
+# --- the driver of ``xpose predict --engine ray`` ---------------------------------------------
+
+
+def run_job(job: PredictJob, report: Reporter) -> RunResult:
+    """Run an ``xpose predict`` job on Ray: the local engine's records, sorted by (source, frame).
+
+    Joins the cluster at ``job.address`` (default: starts a local Ray for the run, stopped at
+    the end), maps :class:`PoseActor` over :func:`plan_tasks` with ``job.actors`` actors of
+    ``job.threads_per_actor`` threads, and writes the records to ``job.out`` (or reports a
+    summary per input). An input that cannot be read is reported and skipped.
+
+    Raises:
+        ValueError: an option the Ray engine does not take (``camera``, ``draw``), or the errors
+            of :func:`xpose.load` and of the outputs' checks.
+    """
+
+    from xpose.engine import InputSummary, Overlays, check_job_outputs, coco_named, load_estimator
+    from xpose.inputs import collect_inputs, shown
+
+    for flag, value in (("--camera", job.camera), ("--draw", job.draw)):
+        if value is not None:
+            raise ValueError(f"{flag} is not supported with --engine ray; use --engine local")
+    if job.chunk_frames is not None and job.chunk_frames < 0:
+        raise ValueError(f"--chunk-frames: expected an integer >= 0, got {job.chunk_frames}")
+    check_job_outputs(job, collect_inputs(job.inputs)[0], Overlays(None, []))
+    actors, threads = job.actors or 2, job.threads_per_actor or 1
+    with load_estimator(job, threads=1) as est:
+        options = job.model_options(est.spec)
+    pose_filter = None
+    if job.min_pose_score is not None or job.max_poses is not None:
+        pose_filter = functools.partial(
+            Poses.select, min_pose_score=job.min_pose_score, max_poses=job.max_poses
+        )
+    chunk = DEFAULT_CHUNK_FRAMES if job.chunk_frames is None else job.chunk_frames or None
+    started = not ray.is_initialized()
+    if started:
+        where: dict[str, Any] = (
+            {"address": job.address}
+            if job.address
+            else {"num_cpus": max(os.cpu_count() or 1, actors * threads)}
+        )
+        ray.init(
+            include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False, **where
+        )
+    ray.data.DataContext.get_current().enable_progress_bars = job.progress
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    try:
+        dataset = predict_dataset(
+            list(job.inputs),
+            job.model,
+            job.backend,
+            job.precision,
+            store=job.store,
+            actors=actors,
+            threads_per_actor=threads,
+            chunk_frames=chunk,
+            smooth=job.smooth,
+            tracker=job.tracker or "auto",
+            pose_filter=pose_filter,
+            ship_model=job.ship_model,
+            **options,
+        )
+        records, errors = gather(dataset)
+    finally:
+        if started:
+            ray.shutdown()
+    for error in errors:
+        report.problem(f"skipped {shown(error['source'])}: {shown(error['error'])}")
+    written = 0
+    if job.out is not None and not records and errors:
+        report.note(f"no record, {shown(job.out)} not written")
+    elif job.out is not None:
+        sources = [r["source"] if r["timestamp"] is None else None for r in records]
+        named = job.format == "coco" and coco_named(sources)
+        with open_writer(job.out, job.format) as writer:
+            for record in records:
+                writer.write(record, coco_image_id(record["source"]) if named else None)
+        written = writer.records
+    else:
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_source.setdefault(record["source"], []).append(record)
+        for source, group in by_source.items():
+            report.summary(InputSummary.of_records(source, group))
+    return RunResult(written, len(errors))
