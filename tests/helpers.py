@@ -41,6 +41,20 @@ def rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    """Write RGB ``frames`` to ``path`` (``.avi``: MJPG, else mp4v) with OpenCV itself, not with
+    xpose's writer; skip when this OpenCV build cannot write that format."""
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+    if not writer.isOpened():
+        pytest.skip(f"this OpenCV build cannot write {path.suffix}")
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
 def require_backend(backend: str) -> None:
     """Skip unless ``backend``'s runtime is installed."""
     missing = xpose.backend_status().get(backend)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.helpers import write_video
 from xpose.video import DEFAULT_FPS, FrameSource, VideoWriter, read_frames
 
 DATA = Path(__file__).parent / "data"
@@ -31,16 +32,7 @@ def crops() -> list[np.ndarray]:
 @pytest.fixture(scope="module", params=[".avi", ".mp4"])
 def video(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, crops) -> Path:
     """A short video of the crops, written with cv2 itself (not with xpose's writer)."""
-    suffix = request.param
-    path = tmp_path_factory.mktemp("video") / f"clip{suffix}"
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if suffix == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(str(path), fourcc, FPS, (FW, FH))
-    if not writer.isOpened():
-        pytest.skip(f"this OpenCV build cannot write {suffix}")
-    for rgb in crops:
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+    return write_video(tmp_path_factory.mktemp("video") / f"clip{request.param}", crops, FPS)
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> float:

@@ -380,7 +380,7 @@ class PoseActor:
         threads: runtime threads per actor.
         smooth, tracker, smoother_options, max_age: video mode, as
             :meth:`xpose.Estimator.track`.
-        pose_filter: applied to every frame's poses (e.g. :func:`xpose.commands.predict.select_poses`).
+        pose_filter: applied to every frame's poses (e.g. a partial of :meth:`Poses.select`).
     """
 
     def __init__(
@@ -559,8 +559,8 @@ def predict_dataset(
         chunk_frames: frames per video task; ``None``: one task per video. Video mode
             restarts at each chunk's first frame (see the module docs).
         smooth, tracker: video mode, as :meth:`xpose.Estimator.track`.
-        pose_filter: applied to every image's poses (e.g. ``functools.partial(
-            xpose.commands.predict.select_poses, max_poses=3)``); must be picklable.
+        pose_filter: applied to every image's poses (e.g. ``functools.partial(Poses.select,
+            max_poses=3)``); must be picklable.
         ship_model: send the model file through the object store instead of reading it from
             the store path on each node (for clusters without a shared store).
         max_restarts: times a dead actor is restarted, its tasks retried each time; ``None``

@@ -13,11 +13,9 @@ import pytest
 
 pytest.importorskip("pycocotools", reason="COCO evaluation needs pycocotools (xpose[dev])")
 
-from tests.helpers import require_store
+from tests.helpers import COCO_DIR, require_store
 from xpose.cli import main
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COCO_DIR = SHARED_DATA / "coco_val2017"
 ANNOTATIONS = COCO_DIR / "person_keypoints.json"
 
 needs_coco = pytest.mark.skipif(
