@@ -32,8 +32,8 @@ ASTRONAUT = DATA / "astronaut.png"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 COCO_DIR = SHARED / "coco_val2017"
 
-#: Backend -> the store format it reads.
-FORMATS = {"onnxruntime": "onnx", "tflite": "tflite"}
+#: Backend -> the store file format it reads (the runtimes with a file in the store).
+FORMATS = {b: f for b, f in xstore.BACKEND_FORMATS.items() if f in xstore.FORMATS}
 
 
 def rgb(path: Path) -> np.ndarray:

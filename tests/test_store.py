@@ -98,3 +98,12 @@ def test_default_store_follows_the_environment(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert xstore.default_store() == tmp_path / "cache" / "xpose"
     assert xstore.resolve_store(tmp_path / "x") == tmp_path / "x"
+
+
+def test_each_backend_reads_one_store_format(tmp_path: Path) -> None:
+    assert xstore.BACKEND_FORMATS == {
+        "onnxruntime": "onnx",
+        "tflite": "tflite",
+        "tensorflow": "savedmodel",
+    }
+    assert xstore.savedmodel_dir("posenet", tmp_path) == tmp_path / "savedmodel" / "posenet"

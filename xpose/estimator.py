@@ -59,13 +59,6 @@ logger = logging.getLogger(__name__)
 #: The backend :func:`load` uses unless told otherwise.
 DEFAULT_BACKEND = "onnxruntime"
 
-#: Canonical backend name -> the store format it reads (``savedmodel``: the SavedModel folder).
-_BACKEND_FORMATS: dict[str, str] = {
-    "onnxruntime": "onnx",
-    "tflite": "tflite",
-    "tensorflow": "savedmodel",
-}
-
 #: Model-file suffix -> the only backend that reads it.
 _SUFFIX_BACKENDS: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}
 
@@ -354,7 +347,7 @@ def _check_precision(precision: str) -> str:
 
 def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
     """The store's file (or SavedModel folder) of ``model`` for ``backend``."""
-    fmt = _BACKEND_FORMATS.get(backend)
+    fmt = _store.BACKEND_FORMATS.get(backend)
     if fmt is None:
         raise ValueError(
             f"the {backend!r} backend cannot load catalogue models by name; pass a file path"
@@ -367,7 +360,7 @@ def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
             "use the onnxruntime or tflite backend for fp16 and int8"
         )
     root = _store.resolve_store(store)
-    folder = root / "savedmodel" / model
+    folder = _store.savedmodel_dir(model, root)
     if not folder.is_dir():
         command = _store.convert_command(model, precision, root if store is not None else None)
         raise _store.ModelNotConvertedError(

@@ -120,8 +120,8 @@ def _is_catalogue(model: str | os.PathLike[str]) -> bool:
 def _manifest_sha(
     model: str, precision: str, backend: str, store: str | os.PathLike[str] | None
 ) -> str | None:
-    fmt = {"onnxruntime": "onnx", "tflite": "tflite"}.get(backend)
-    if fmt is None:
+    fmt = _store.BACKEND_FORMATS.get(backend)
+    if fmt is None or fmt not in _store.FORMATS:
         return None
     entry = _store.Manifest.load(store).entry(_store.relpath(model, precision, fmt))
     return None if entry is None else entry.get("sha256")
