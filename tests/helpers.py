@@ -18,6 +18,7 @@ import pytest
 
 import xpose
 from xpose import store as xstore
+from xpose._closing import Closing
 from xpose.backends import TensorInfo
 from xpose.estimator import Estimator
 from xpose.models import get_spec
@@ -145,7 +146,7 @@ TFHUB_LIGHTNING = (
 )
 
 
-class FakeBackend:
+class FakeBackend(Closing):
     """A Backend with given tensors; ``run`` records its feeds and returns ``outputs_fn(feeds)``.
 
     Attributes:
@@ -180,12 +181,6 @@ class FakeBackend:
 
     def close(self) -> None:
         self.closed = True
-
-    def __enter__(self) -> FakeBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def single_pose_outputs(

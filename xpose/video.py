@@ -6,6 +6,10 @@ file beside the target and renames it into place only when closed without an err
 
 OpenCV reads and writes BGR; everything here takes and gives **RGB** ``uint8`` frames
 ``(H, W, 3)``.
+
+Both directions stay in this one module (a little over 500 lines) so that the frame checks, the
+frame-rate rule and the BGR/RGB conversions are stated once. There is one reading loop:
+:func:`read_frames` runs it in the caller's thread, :class:`FrameSource` in its own.
 """
 
 from __future__ import annotations
