@@ -23,11 +23,10 @@ from typing import Any, Protocol, cast
 import numpy as np
 from tqdm import tqdm
 
-import xpose
 from xpose.atomic import check_outputs
 from xpose.draw import draw_poses
 from xpose.errors import OutputError
-from xpose.estimator import Estimator
+from xpose.estimator import Estimator, load
 from xpose.inputs import Input, collect_inputs, shown
 from xpose.models import MODELS, ModelSpec
 from xpose.output import RecordWriter, coco_image_id, estimator_record, open_writer, write_image
@@ -135,12 +134,10 @@ def load_estimator(job: PredictJob, threads: int | None = None) -> Estimator:
     options = job.model_options(spec) if spec is not None else {}
     threads = job.threads if threads is None else threads
 
-    def load(**opts: Any) -> Estimator:
-        return xpose.load(
-            job.model, job.backend, job.precision, store=job.store, threads=threads, **opts
-        )
+    def load_with(**opts: Any) -> Estimator:
+        return load(job.model, job.backend, job.precision, store=job.store, threads=threads, **opts)
 
-    est = load(**options)
+    est = load_with(**options)
     if spec is None:
         try:
             options = job.model_options(est.spec)
@@ -149,7 +146,7 @@ def load_estimator(job: PredictJob, threads: int | None = None) -> Estimator:
             raise
         if options:
             est.close()
-            est = load(**options)
+            est = load_with(**options)
     return est
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import ray
 
 from xpose import store as _store
-from xpose.estimator import Estimator
+from xpose.estimator import Estimator, load
 
 __all__ = ["ModelSource", "materialize"]
 
@@ -53,9 +53,7 @@ class ModelSource:
         Raises:
             whatever :func:`xpose.load` raises (unknown model, not converted yet, bad option...).
         """
-        import xpose
-
-        with xpose.load(model, backend, precision, store=store, **options) as est:
+        with load(model, backend, precision, store=store, **options) as est:
             path = est.path
             spec_name = est.spec.name if _is_catalogue(model) else None
             backend_name, file_precision = est.backend_name, est.precision
