@@ -15,7 +15,7 @@ from converters.samples import check_feeds
 from converters.user import convert_to_onnx
 from xpose.backends import open_backend
 from xpose.models import get_spec, list_models
-from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate
+from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate, savedmodel_dir
 
 MAIN = default_store()
 
@@ -153,7 +153,7 @@ def test_converted_onnx_matches_savedmodel(model):
     _main_store()
     spec = get_spec(model)
     with (
-        open_backend("tensorflow", MAIN / "savedmodel" / model) as ref,
+        open_backend("tensorflow", savedmodel_dir(model, MAIN)) as ref,
         open_backend("onnxruntime", locate(model, "fp32", "onnx")) as onnx_be,
         open_backend("tflite", locate(model, "fp32", "tflite")) as tfl_be,
     ):
@@ -181,7 +181,7 @@ def test_multipose_onnx_keeps_a_free_input_size():
 def test_user_tflite_with_uint8_input_converts(tmp_path):
     """A TF Hub-style MoveNet .tflite (uint8 input, unnamed output) converts and loads."""
     _main_store()
-    loaded = tf.saved_model.load(str(MAIN / "savedmodel" / "movenet-lightning"))
+    loaded = tf.saved_model.load(str(savedmodel_dir("movenet-lightning", MAIN)))
     serve = loaded.signatures["serving_default"]
 
     @tf.function(input_signature=[tf.TensorSpec([1, 192, 192, 3], tf.uint8, name="input")])
