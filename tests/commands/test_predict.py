@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.cli_fakes import install
 from tests.helpers import (
     COCO_DIR,
     DATA,
-    fake_lightning,
     require_coco,
     require_store,
     rgb,
@@ -41,11 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """``xpose predict`` runs a fake Lightning (a real Estimator on a fake backend), so the
     crash-safety tests run on a fresh clone, without a converted store."""
-    from xpose import engine
-
-    monkeypatch.setattr(
-        engine, "load_estimator", lambda job, threads=None: Estimator(fake_lightning())
-    )
+    install(monkeypatch)
 
 
 # --- the documented schema, checked by hand ---------------------------------------------------
