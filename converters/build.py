@@ -45,7 +45,15 @@ from converters.to_tflite import int8_scheme, saved_model_to_tflite
 from xpose.backends import open_backend
 from xpose.models import get_spec, list_models
 from xpose.models.movenet import multipose_size
-from xpose.store import PRECISIONS, Manifest, atomic_path, relpath, resolve_store, sha256_file
+from xpose.store import (
+    PRECISIONS,
+    Manifest,
+    atomic_path,
+    relpath,
+    resolve_store,
+    savedmodel_dir,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +143,7 @@ class _Builder:
     def saved_model(self, model: str, fixed_shape: tuple[int, ...] | None = None) -> Path:
         """The model's SavedModel; ``fixed_shape`` gives a second one pinned to that size."""
         name = model if fixed_shape is None else f"{model}-{'x'.join(map(str, fixed_shape))}"
-        dst = self.store / "savedmodel" / name
+        dst = savedmodel_dir(name, self.store)
         stamp = dst / "xpose.json"
         want = {"source_sha256": self.source_sha(model), "recipe": RECIPE}
         if not self.force and stamp.is_file() and json.loads(stamp.read_text()) == want:

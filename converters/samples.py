@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from xpose.models import ModelSpec, movenet, posenet
-from xpose.preprocess import to_rgb_uint8
+from xpose.preprocess import CropBox, to_rgb_uint8
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,6 @@ def _person_boxes(folder: Path) -> dict[str, list[list[float]]]:
     return boxes
 
 
-def _crop(image: np.ndarray, box: Sequence[float], scale: float = 1.25) -> np.ndarray:
-    x, y, w, h = box
-    side = max(w, h) * scale
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = round(cx - side / 2), round(cy - side / 2)
-    x1, y1 = round(cx + side / 2), round(cy + side / 2)
-    ih, iw = image.shape[:2]
-    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, iw), min(y1, ih)
-    out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    return out
-
-
 def person_views(folders: Iterable[Path] | None = None) -> list[np.ndarray]:
     """RGB views: every image whole, plus a crop around each labelled person."""
     folders = default_folders() if folders is None else [Path(f) for f in folders]
@@ -72,7 +59,8 @@ def person_views(folders: Iterable[Path] | None = None) -> list[np.ndarray]:
         for path in _image_files([folder]):
             image = to_rgb_uint8(path)
             views.append(image)
-            views += [_crop(image, b) for b in boxes.get(str(path), [])]
+            crops = [CropBox.square(b, image.shape[:2], 1.25) for b in boxes.get(str(path), [])]
+            views += [crop.apply(image) for crop in crops]
     if not views:
         raise FileNotFoundError(
             f"no images of people found in {[str(f) for f in folders]}; pass --calibration DIR"

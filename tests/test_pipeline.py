@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.helpers import mean_lightning
 from xpose.estimator import Estimator
 from xpose.pipeline import predict_files
-
-from .test_predict_batch import _lightning
 
 
 def _write(folder: Path, name: str, level: int) -> Path:
@@ -25,7 +24,7 @@ def test_files_come_back_in_order_in_batches_with_errors_in_place(tmp_path: Path
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     paths.insert(3, bad)
-    backend = _lightning(None)
+    backend = mean_lightning(None)
     with Estimator(backend) as est:
         results = list(predict_files(est, paths, batch_size=3, readers=2))
     assert [r.path for r in results] == paths
@@ -40,7 +39,7 @@ def test_files_come_back_in_order_in_batches_with_errors_in_place(tmp_path: Path
 
 def test_closing_early_stops_reading(tmp_path: Path) -> None:
     paths = [_write(tmp_path, f"{i}.png", i) for i in range(40)]
-    backend = _lightning(None)
+    backend = mean_lightning(None)
     with Estimator(backend) as est:
         results = predict_files(est, paths, batch_size=2)
         first = next(results)
@@ -51,5 +50,5 @@ def test_closing_early_stops_reading(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("batch_size", 0), ("readers", 0)])
 def test_bad_settings_are_refused(name: str, value: int) -> None:
-    with Estimator(_lightning(None)) as est, pytest.raises(ValueError, match=f"{name} must be"):
+    with Estimator(mean_lightning(None)) as est, pytest.raises(ValueError, match=f"{name} must be"):
         list(predict_files(est, [], **{name: value}))

@@ -2,52 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpose
-from xpose import store as xstore
-from xpose.backends import TensorInfo
+from tests.helpers import ASTRONAUT, COCO_DIR, DATA, FORMATS, EstimatorCache, mean_lightning
 from xpose.estimator import Estimator
 from xpose.preprocess import to_rgb_uint8
-
-from .test_estimator import FakeBackend
-
-DATA = Path(__file__).parent / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-FORMATS = {"onnxruntime": "onnx", "tflite": "tflite"}
 
 
 def _photos() -> list[np.ndarray]:
     """Photos of several sizes and aspects (the shared COCO ones when present)."""
-    files = sorted((SHARED / "coco_val2017").glob("*.jpg")) + sorted(DATA.glob("*.png"))
+    files = sorted(COCO_DIR.glob("*.jpg")) + sorted(DATA.glob("*.png"))
     return [to_rgb_uint8(f) for f in files]
 
 
-def _load(model: str, backend: str) -> Estimator:
-    missing = xpose.backend_status()[backend]
-    if missing is not None:
-        pytest.skip(missing)
-    try:
-        xstore.locate(model, "fp32", FORMATS[backend])
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-    return xpose.load(model, backend=backend, threads=1)
-
-
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", list(FORMATS))
 @pytest.mark.parametrize("model", xpose.list_models())
-def test_predict_batch_equals_predict_on_each(model: str, backend: str) -> None:
+def test_predict_batch_equals_predict_on_each(
+    model: str, backend: str, estimators: EstimatorCache
+) -> None:
     photos = _photos()
     photos += [photos[0][:, ::-1].copy(), photos[-1][::2].copy()]  # a flip, a squashed copy
-    with _load(model, backend) as est:
-        singles = [est.predict(p) for p in photos]
-        batched = est.predict_batch(photos, batch_size=3)
-        if est.batch_limit is None:  # the store's ONNX files: batches really ran
-            assert backend == "onnxruntime"
+    est = estimators(model, backend)
+    singles = [est.predict(p) for p in photos]
+    batched = est.predict_batch(photos, batch_size=3)
+    if est.batch_limit is None:  # the store's ONNX files: batches really ran
+        assert backend == "onnxruntime"
     assert len(batched) == len(photos)
     for one, many in zip(singles, batched, strict=True):
         assert len(one) == len(many)
@@ -57,30 +41,15 @@ def test_predict_batch_equals_predict_on_each(model: str, backend: str) -> None:
         np.testing.assert_allclose(many.boxes, one.boxes, atol=1e-3)
 
 
-def test_predict_batch_takes_paths_and_nothing() -> None:
-    with _load("movenet-lightning", "onnxruntime") as est:
-        (from_path,) = est.predict_batch([DATA / "astronaut.png"])
-        np.testing.assert_array_equal(
-            from_path.keypoints, est.predict(DATA / "astronaut.png").keypoints
-        )
-        assert est.predict_batch([]) == []
+@pytest.mark.convert
+def test_predict_batch_takes_paths_and_nothing(estimators: EstimatorCache) -> None:
+    est = estimators("movenet-lightning")
+    (from_path,) = est.predict_batch([ASTRONAUT])
+    np.testing.assert_array_equal(from_path.keypoints, est.predict(ASTRONAUT).keypoints)
+    assert est.predict_batch([]) == []
 
 
 # --- batching, with a fake backend ------------------------------------------------------------
-
-
-def _keypoints_from_mean(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Lightning-shaped outputs: every keypoint at (0.5, 0.5), scored by the image's mean."""
-    (x,) = feeds.values()
-    out = np.full((len(x), 1, 17, 3), 0.5, np.float32)
-    out[..., 2] = x.reshape(len(x), -1).mean(axis=1)[:, None, None] / 255.0
-    return {"keypoints": out}
-
-
-def _lightning(batch: int | None) -> FakeBackend:
-    inputs = (TensorInfo("input", (batch, 192, 192, 3), np.dtype(np.int32)),)
-    outputs = (TensorInfo("keypoints", (batch, 1, 17, 3), np.dtype(np.float32)),)
-    return FakeBackend(inputs, outputs, _keypoints_from_mean)
 
 
 def _grey(level: int, hw: tuple[int, int] = (100, 100)) -> np.ndarray:
@@ -88,7 +57,7 @@ def _grey(level: int, hw: tuple[int, int] = (100, 100)) -> np.ndarray:
 
 
 def test_a_free_batch_runs_batch_size_images_at_a_time_in_order() -> None:
-    backend = _lightning(None)
+    backend = mean_lightning(None)
     images = [_grey(v) for v in (10, 60, 110, 160, 210)]
     with Estimator(backend) as est:
         assert est.batch_limit is None
@@ -102,7 +71,7 @@ def test_a_free_batch_runs_batch_size_images_at_a_time_in_order() -> None:
 
 
 def test_a_batch_of_one_runs_image_by_image() -> None:
-    backend = _lightning(1)
+    backend = mean_lightning(1)
     with Estimator(backend) as est:
         assert est.batch_limit == 1
         poses = est.predict_batch([_grey(30), _grey(90)], batch_size=8)
@@ -112,7 +81,7 @@ def test_a_batch_of_one_runs_image_by_image() -> None:
 
 def test_each_image_gets_its_own_letterbox() -> None:
     """A wide and a tall image in one batch: each is letterboxed, and mapped back, on its own."""
-    backend = _lightning(None)
+    backend = mean_lightning(None)
     with Estimator(backend) as est:
         wide, tall = est.predict_batch([_grey(200, (100, 400)), _grey(200, (400, 100))])
     (x,) = backend.feeds[0].values()
@@ -126,7 +95,7 @@ def test_each_image_gets_its_own_letterbox() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
 def test_predict_batch_refuses_a_bad_batch_size(bad: object) -> None:
     with (
-        Estimator(_lightning(None)) as est,
+        Estimator(mean_lightning(None)) as est,
         pytest.raises(ValueError, match="batch_size must be an int >= 1"),
     ):
         est.predict_batch([_grey(1)], batch_size=bad)  # type: ignore[arg-type]
@@ -135,5 +104,5 @@ def test_predict_batch_refuses_a_bad_batch_size(bad: object) -> None:
 def test_predict_batch_names_an_unreadable_image(tmp_path: Path) -> None:
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"not an image")
-    with Estimator(_lightning(None)) as est, pytest.raises(ValueError, match="junk.jpg"):
+    with Estimator(mean_lightning(None)) as est, pytest.raises(ValueError, match="junk.jpg"):
         est.predict_batch([_grey(1), junk])

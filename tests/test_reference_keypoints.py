@@ -11,17 +11,15 @@ single-pose model switch person on any small change of input; one such photo in 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpose
+from tests.helpers import DATA, SHARED, EstimatorCache
 from xpose.preprocess import to_rgb_uint8
-from xpose.store import locate
 
-REFERENCE = Path(__file__).parent / "data" / "reference_keypoints.json"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REFERENCE = DATA / "reference_keypoints.json"
 TOLERANCE = 0.01  # of the photo's long side
 CONFIDENT = 0.3
 ALLOWED_SWITCHES = 0.1  # share of photos
@@ -49,20 +47,16 @@ def _median_offsets(est: xpose.Estimator, rows: dict) -> dict[str, float]:
     return out
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", ["onnxruntime", "tflite"])
 @pytest.mark.parametrize("model", xpose.list_models())
-def test_keypoints_stay_within_one_percent_of_the_two_pass_letterbox(model, backend):
+def test_keypoints_stay_within_one_percent_of_the_two_pass_letterbox(
+    model: str, backend: str, estimators: EstimatorCache
+) -> None:
     rows = _reference()[model][backend]
     if not all((SHARED / name).is_file() for name in rows):
         pytest.skip(f"the shared photos are not at {SHARED}")
-    try:
-        locate(model, "fp32", "onnx" if backend == "onnxruntime" else "tflite")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-    if backend == "tflite":
-        pytest.importorskip("ai_edge_litert", reason="the tflite backend needs xpose[tflite]")
-    with xpose.load(model, backend=backend, threads=1) as est:
-        offsets = _median_offsets(est, rows)
+    offsets = _median_offsets(estimators(model, backend), rows)
     far = {name: round(v, 3) for name, v in offsets.items() if v > TOLERANCE}
     assert len(far) <= ALLOWED_SWITCHES * len(offsets), far
     assert np.median(list(offsets.values())) < TOLERANCE / 2

@@ -141,6 +141,7 @@ def test_check_batch_needs_feeds_to_batch():
 # --- the converted store ----------------------------------------------------------------------
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("model", list_models())
 def test_store_onnx_takes_a_batch(model, precision):
@@ -164,6 +165,7 @@ def test_store_onnx_takes_a_batch(model, precision):
         assert check_batch(be.run, feeds, sizes=(3,)) <= 1e-5
 
 
+@pytest.mark.convert
 def test_build_with_dynamic_batch_records_and_checks_it(tmp_path):
     """``build_store(dynamic_batch=True)``: PoseNet fp32 (the quickest model) takes a batch."""
     pytest.importorskip("tensorflow", reason="the converters need the 'convert' extra")
