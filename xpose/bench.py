@@ -1,6 +1,6 @@
 """Latency benchmark: every model x precision x backend, measured side by side in one run.
 
-For each model and precision, one estimator per backend is opened with the same thread count,
+For each model, one estimator per precision and backend is opened with the same thread count,
 and two things are timed with :func:`time.perf_counter`:
 
 ``inference``
@@ -10,9 +10,10 @@ and two things are timed with :func:`time.perf_counter`:
     the whole :meth:`~xpose.Estimator.predict`: RGB image in, :class:`~xpose.Poses` out
     (letterbox, cast, inference, decoding).
 
-After ``warmup`` untimed calls, ``repeat`` rounds follow; in each round every backend runs
-one inference and one ``predict``, backends interleaved (and their order alternated from round
-to round), so that the backends share whatever noise the machine has. Each backend's turn in
+After ``warmup`` untimed calls, ``repeat`` rounds follow; in each round every precision and
+backend of the model runs one inference and one ``predict``, interleaved (and their order
+alternated from round to round), so that they share whatever noise the machine has: the ratio
+of two backends and the int8 speed-up over fp32 are both measured side by side. Each backend's turn in
 a round starts with one untimed inference: it brings that model's weights back into the CPU
 caches after the other backend ran, and absorbs the tail of the other runtime's thread pool
 (onnxruntime's intra-op threads keep spinning for a while after a run by default), so the
@@ -58,6 +59,8 @@ __all__ = [
     "BenchRow",
     "bench_image",
     "cpu_name",
+    "describe_int8_instructions",
+    "int8_instructions",
     "prepared_feeds",
     "run_bench",
     "versions",
@@ -89,6 +92,41 @@ _VERSION_PACKAGES: tuple[str, ...] = (
 
 
 # --- environment ------------------------------------------------------------------------------
+
+
+#: The CPU features that speed up int8 inference, as ``/proc/cpuinfo`` flags -> display name.
+INT8_FEATURES: tuple[tuple[str, str], ...] = (
+    ("avx2", "AVX2"),
+    ("avx512_vnni", "AVX-512 VNNI"),
+    ("avx_vnni", "AVX-VNNI"),
+    ("amx_int8", "AMX"),
+)
+
+
+def int8_instructions(cpuinfo: str | None = None) -> dict[str, bool]:
+    """Which int8 instruction sets the CPU has: display name -> present.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (default: read it). Elsewhere than Linux the
+            flags are unknown and every set is reported absent.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return {name: flag in flags for flag, name in INT8_FEATURES}
+
+
+def describe_int8_instructions(found: Mapping[str, bool]) -> str:
+    """``"AVX2 yes, AVX-512 VNNI yes, AVX-VNNI no, AMX no"``."""
+    return ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in found.items())
 
 
 def cpu_name() -> str:
@@ -226,6 +264,7 @@ class BenchResult:
         image: description of the benchmark image.
         image_shape: its ``(H, W, 3)`` shape.
         cpu: the CPU's model name; ``cpus``: logical CPUs seen by the process.
+        int8_isa: the CPU's int8 instruction sets (:func:`int8_instructions`).
         versions: package -> version.
         skipped: ``"model precision backend: why"`` for every combination not measured.
         date: when the run started (UTC, ISO 8601).
@@ -242,6 +281,7 @@ class BenchResult:
     cpus: int
     versions: Mapping[str, str]
     skipped: tuple[str, ...] = ()
+    int8_isa: Mapping[str, bool] = field(default_factory=dict)
     date: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -267,10 +307,12 @@ class BenchResult:
         return "\n".join(
             [
                 f"- CPU: {self.cpu} ({self.cpus} logical CPUs seen)",
+                f"- int8 instructions: {describe_int8_instructions(self.int8_isa)}",
                 f"- versions: {vers}",
                 f"- threads per backend: {self.threads if self.threads else 'runtime default'}; "
-                f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, backends "
-                "interleaved in each round; medians in milliseconds (time.perf_counter)",
+                f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, every "
+                "precision and backend of a model interleaved in each round; medians in "
+                "milliseconds (time.perf_counter)",
                 f"- image: {w}x{h}, {self.image}",
                 f"- date: {self.date}",
             ]
@@ -306,6 +348,30 @@ class BenchResult:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def int8_table(self) -> str:
+        """int8 speed-up over fp32 per backend, and the first backend's int8 time over the
+        second's (empty when fp32 or int8 was not measured)."""
+        a, b = self._pair()
+        models = list(dict.fromkeys(r.model for r in self.rows))
+        lines = []
+        for model in models:
+            cells = [model]
+            for backend in (a, b):
+                f, i = self.row(model, "fp32", backend), self.row(model, "int8", backend)
+                cells.append(_ratio(f.infer_ms if f else None, i.infer_ms if i else None))
+            ia, ib = self.row(model, "int8", a), self.row(model, "int8", b)
+            cells.append(_ratio(ia.infer_ms if ia else None, ib.infer_ms if ib else None))
+            if any(c != "-" for c in cells[1:]):
+                lines.append("| " + " | ".join(cells) + " |")
+        if not lines:
+            return ""
+        head = [
+            f"| model | {a} fp32/int8 (speed-up) | {b or '-'} fp32/int8 (speed-up) "
+            f"| int8 {a}/{b or '-'} |",
+            "|---|---|---|---|",
+        ]
+        return "\n".join(head + lines)
+
     def to_markdown(self, title: str = "xpose latency benchmark") -> str:
         """Header, table and notes as a Markdown document."""
         a, b = self._pair()
@@ -319,6 +385,9 @@ class BenchResult:
         ]
         if self.skipped:
             notes.append("Not measured: " + "; ".join(self.skipped) + ".")
+        int8 = self.int8_table()
+        if int8:
+            notes += ["int8 against fp32, inference times measured in the same rounds:", int8]
         return "\n\n".join([f"# {title}", self.header(), self.table(), *notes]) + "\n"
 
 
@@ -437,12 +506,14 @@ def run_bench(
     rows: list[BenchRow] = []
     skipped: list[str] = []
     for model in model_names:
-        for precision in precision_names:
-            estimators: dict[str, Estimator] = {}
-            try:
+        # every precision and backend of a model in the same rounds, so that their ratios
+        # (int8 against fp32 as much as one backend against another) share the machine's noise
+        estimators: dict[str, Estimator] = {}
+        try:
+            for precision in precision_names:
                 for backend in backend_names:
                     try:
-                        estimators[backend] = load(
+                        estimators[f"{precision} {backend}"] = load(
                             model,
                             backend=backend,
                             precision=precision,
@@ -452,21 +523,22 @@ def run_bench(
                     except (FileNotFoundError, MissingExtraError) as err:
                         skipped.append(f"{model} {precision} {backend}: {err}")
                         logger.warning("skipping %s %s %s: %s", model, precision, backend, err)
-                if not estimators:
-                    continue
-                measured = _measure(estimators, pixels, repeat, warmup)
-            finally:
-                for est in estimators.values():
-                    est.close()
-            for backend, (shape, infer_ms, predict_ms) in measured.items():
-                rows.append(
-                    BenchRow(model, precision, backend, tuple(shape), infer_ms, predict_ms, repeat)
-                )
-            if progress is not None:
-                progress(
-                    f"{model} {precision}: "
-                    + ", ".join(f"{b} {m[1]:.2f}/{m[2]:.2f} ms" for b, m in measured.items())
-                )
+            if not estimators:
+                continue
+            measured = _measure(estimators, pixels, repeat, warmup)
+        finally:
+            for est in estimators.values():
+                est.close()
+        for key, (shape, infer_ms, predict_ms) in measured.items():
+            precision, backend = key.split(" ")
+            rows.append(
+                BenchRow(model, precision, backend, tuple(shape), infer_ms, predict_ms, repeat)
+            )
+        if progress is not None:
+            progress(
+                f"{model}: "
+                + ", ".join(f"{k} {m[1]:.2f}/{m[2]:.2f} ms" for k, m in measured.items())
+            )
     return BenchResult(
         rows=tuple(rows),
         backends=tuple(backend_names),
@@ -478,5 +550,6 @@ def run_bench(
         cpu=cpu_name(),
         cpus=os.cpu_count() or 0,
         versions=versions(),
+        int8_isa=int8_instructions(),
         skipped=tuple(skipped),
     )

@@ -54,6 +54,7 @@ __all__ = [
     "PairDiff",
     "ParityResult",
     "Tolerance",
+    "compare_predictions",
     "default_images",
     "measure_parity",
     "tolerance_for",
@@ -333,6 +334,41 @@ def _compare(ref: Poses, cand: Poses) -> tuple[np.ndarray, np.ndarray, int]:
     return dist[confident], scores.ravel(), unmatched
 
 
+def compare_predictions(
+    pictures: Sequence[npt.NDArray[np.uint8]],
+    reference: Sequence[Poses],
+    candidate: Sequence[Poses],
+    names: tuple[str, str] = ("reference", "candidate"),
+) -> PairDiff:
+    """How far ``candidate`` poses lie from ``reference`` poses of the same pictures.
+
+    Args:
+        pictures: the ``(H, W, 3)`` images both predicted on (their long side normalizes).
+        reference, candidate: one :class:`~xpose.Poses` per picture each.
+        names: labels of the two sides in the result.
+    """
+    px: list[np.ndarray] = []
+    norm: list[np.ndarray] = []
+    sc: list[np.ndarray] = []
+    unmatched = 0
+    for picture, ref, cand in zip(pictures, reference, candidate, strict=True):
+        long_side = max(picture.shape[:2])
+        d, s, u = _compare(ref, cand)
+        px.append(d)
+        norm.append(d / long_side)
+        sc.append(s)
+        unmatched += u
+    return PairDiff(
+        names[0],
+        names[1],
+        len(pictures),
+        np.concatenate(px) if px else np.zeros(0),
+        np.concatenate(norm) if norm else np.zeros(0),
+        np.concatenate(sc) if sc else np.zeros(0),
+        unmatched,
+    )
+
+
 def measure_parity(
     model: str,
     precision: str,
@@ -398,28 +434,9 @@ def measure_parity(
     reference = names[0]
     pairs = []
     for other in names[1:]:
-        px: list[np.ndarray] = []
-        norm: list[np.ndarray] = []
-        sc: list[np.ndarray] = []
-        unmatched = 0
-        for picture, ref, cand in zip(
-            pictures, predictions[reference], predictions[other], strict=True
-        ):
-            long_side = max(picture.shape[:2])
-            d, s, u = _compare(ref, cand)
-            px.append(d)
-            norm.append(d / long_side)
-            sc.append(s)
-            unmatched += u
         pairs.append(
-            PairDiff(
-                reference,
-                other,
-                len(pictures),
-                np.concatenate(px),
-                np.concatenate(norm),
-                np.concatenate(sc),
-                unmatched,
+            compare_predictions(
+                pictures, predictions[reference], predictions[other], (reference, other)
             )
         )
         logger.debug("%s %s %s vs %s: %s", model, precision, reference, other, pairs[-1].to_dict())
