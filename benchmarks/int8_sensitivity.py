@@ -6,7 +6,9 @@ Usage (from the project root, with a converted store in ``$XPOSE_HOME``)::
     python -m benchmarks.int8_sensitivity heads       [--models M ...]   # last N convolutions float
     python -m benchmarks.int8_sensitivity layers      [--models M ...]   # per-layer error ranking
     python -m benchmarks.int8_sensitivity schemes     [--models M ...]   # the chosen SCHEMES
-    python -m benchmarks.int8_sensitivity tflite      [--models M ...]   # TFLite int8 variants
+    python -m benchmarks.int8_sensitivity tflite      [--models M ...]   # the store's TFLite int8
+    python -m benchmarks.int8_sensitivity tflite --float-layers kpt_heatmap_0/   # TFLite variant
+    python -m benchmarks.int8_sensitivity custom --method Percentile --views 60 --float-convs -1 -2
 
 Each variant is quantized from the store's fp32 ONNX (:func:`converters.quantize.quantize`)
 into a temporary folder and measured against fp32:
@@ -153,7 +155,7 @@ def _methods(b: Bench, tmp: Path) -> list[Measure]:
 def _heads(b: Bench, tmp: Path) -> list[Measure]:
     base = Q.scheme_for(b.model)
     out = []
-    for n in (0, 1, 2, 4, 8):
+    for n in (0, 4, 8, 12):
         convs = tuple(range(-n, 0))
         out.append(b.quantized(f"last {n} Conv float", replace(base, float_convs=convs), tmp))
     out.append(b.quantized("first Conv float", replace(base, float_convs=(0,)), tmp))
@@ -217,19 +219,61 @@ def _layers(b: Bench, tmp: Path) -> list[Measure]:
     return out
 
 
+def _custom(b: Bench, tmp: Path, args: argparse.Namespace) -> list[Measure]:
+    scheme = Q.Scheme(
+        method=args.method,
+        views=args.views,
+        float_convs=tuple(args.float_convs),
+        float_layers=tuple(args.float_layers),
+        percentile=args.percentile,
+    )
+    label = (
+        f"{args.method} {args.views} float {list(scheme.float_convs)} {list(scheme.float_layers)}"
+    )
+    if args.method == "Percentile":
+        label += f" p{args.percentile:g}"
+    return [b.quantized(label, scheme, tmp)]
+
+
 def _schemes(b: Bench, tmp: Path) -> list[Measure]:
     return [b.quantized(f"chosen {Q.scheme_for(b.model).to_dict()}", Q.scheme_for(b.model), tmp)]
 
 
-def _tflite(b: Bench, tmp: Path) -> list[Measure]:
-    return [b.measure("store int8 TFLite", locate(b.model, "int8", "tflite"))]
+def _tflite(b: Bench, tmp: Path, args: argparse.Namespace) -> list[Measure]:
+    """The store's int8 TFLite file, or with ``--float-layers`` one made with those layers float."""
+    if not args.float_layers:
+        out = b.measure("store int8 TFLite", locate(b.model, "int8", "tflite"))
+        print(out.row(), flush=True)
+        return [out]
+    from converters.build import MULTIPOSE_TFLITE_SHAPE
+    from converters.to_tflite import conv_outputs, saved_model_to_tflite
+
+    store = locate(b.model, "fp32", "tflite").parents[1]
+    name = b.model
+    if b.spec.dynamic_size:
+        name += "-" + "x".join(map(str, MULTIPOSE_TFLITE_SHAPE))
+    keep = conv_outputs(locate(b.model, "fp32", "tflite"), args.float_layers)
+    cal = calibration_feeds(b.spec, count=96)
+    path = tmp / f"{b.model}-int8.tflite"
+    path.write_bytes(
+        saved_model_to_tflite(
+            store / "savedmodel" / name,
+            "int8",
+            calibration=lambda: iter(cal),
+            float_nodes=keep,
+        )
+    )
+    out = b.measure(f"TFLite float {list(args.float_layers)}", path)
+    print(out.row(), flush=True)
+    return [out]
 
 
-STUDIES: dict[str, Callable[[Bench, Path], list[Measure]]] = {
+STUDIES: dict[str, Callable[..., list[Measure]]] = {
     "methods": _methods,
     "heads": _heads,
     "layers": _layers,
     "schemes": _schemes,
+    "custom": _custom,
     "tflite": _tflite,
 }
 
@@ -238,14 +282,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("study", choices=list(STUDIES))
     parser.add_argument("--models", nargs="+", default=list_models(), choices=list_models())
+    custom = parser.add_argument_group("custom: one scheme given here")
+    custom.add_argument("--method", default="MinMax", choices=Q.METHODS)
+    custom.add_argument("--views", type=int, default=96)
+    custom.add_argument("--percentile", type=float, default=99.999)
+    custom.add_argument(
+        "--float-convs", type=int, nargs="*", default=[], help="Conv positions kept float"
+    )
+    custom.add_argument(
+        "--float-layers", nargs="*", default=[], help="name fragments of Conv nodes kept float"
+    )
     args = parser.parse_args(argv)
+    if args.method != "MinMax" and args.views > MAX_HISTOGRAM_VIEWS:
+        parser.error(f"{args.method} keeps every activation: at most {MAX_HISTOGRAM_VIEWS} views")
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="xpose-int8-") as tmp:
         for model in args.models:
             b = Bench(model)
             head = f"\n## {model}: {args.study} (fp32 AP {100 * b.ref_ap:.1f}, {b.protocol})\n"
             print(head + HEADER, flush=True)
-            rows = [m.row() for m in STUDIES[args.study](b, Path(tmp))]
+            study = STUDIES[args.study]
+            extra = (args,) if args.study in ("custom", "tflite") else ()
+            rows = [m.row() for m in study(b, Path(tmp), *extra)]
             lines += [head, HEADER, *rows]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as f:

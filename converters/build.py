@@ -41,7 +41,7 @@ from converters.samples import (
 from converters.sources import SourceCatalog, extract_sources, fetch_package, load_catalog
 from converters.tfjs import tfjs_to_saved_model
 from converters.to_onnx import DEFAULT_OPSET, check_and_save, saved_model_to_onnx, tflite_to_onnx
-from converters.to_tflite import int8_scheme, saved_model_to_tflite
+from converters.to_tflite import conv_outputs, float_layers, int8_scheme, saved_model_to_tflite
 from xpose.backends import open_backend
 from xpose.models import get_spec, list_models
 from xpose.models.movenet import multipose_size
@@ -160,6 +160,7 @@ class _Builder:
         if precision == "int8":
             key["int8_scheme"] = int8_scheme(model)
             key["calibration_views"] = CALIBRATION_RECIPE
+            key["int8_float_layers"] = list(float_layers(model))
         return key
 
     def current(self, rel: str, key: dict[str, Any]) -> bool:
@@ -234,15 +235,24 @@ class _Builder:
                     self.saved_model(model, MULTIPOSE_TFLITE_SHAPE) if spec.dynamic_size else sm
                 )
                 calib = None
+                keep: list[str] = []
                 if precision == "int8" and int8_scheme(model) == "static":
                     cal = calibration_feeds(spec, self.folders)
                     calib = lambda cal=cal: iter(cal)  # noqa: E731
+                    fp32_tflite = self.store / relpath(model, "fp32", "tflite")
+                    keep = conv_outputs(fp32_tflite, float_layers(model))
                 tol = {"fp32": check.EXACT, "fp16": check.FP16, "int8": check.INT8}[precision]
 
-                def write_tflite(p: Path, precision=precision, calib=calib, tfl_sm=tfl_sm):
+                def write_tflite(
+                    p: Path, precision=precision, calib=calib, tfl_sm=tfl_sm, keep=keep
+                ):
                     p.write_bytes(
                         saved_model_to_tflite(
-                            tfl_sm, precision, calibration=calib, int8_scheme=int8_scheme(model)
+                            tfl_sm,
+                            precision,
+                            calibration=calib,
+                            int8_scheme=int8_scheme(model),
+                            float_nodes=keep,
                         )
                     )
 

@@ -61,12 +61,15 @@ class Scheme:
             every view in memory: keep it small for them).
         float_convs: convolutions kept float, by position among the graph's ``Conv`` nodes
             in topological order (0 the first, -1 the last).
+        float_layers: convolutions kept float, by name: every ``Conv`` whose node name
+            contains one of these fragments (e.g. ``"kpt_heatmap_0/"``, a whole output head).
         percentile: the percentile for ``Percentile`` calibration.
     """
 
     method: str = "MinMax"
     views: int = 96
     float_convs: tuple[int, ...] = ()
+    float_layers: tuple[str, ...] = ()
     percentile: float = 99.999
 
     def __post_init__(self) -> None:
@@ -78,6 +81,7 @@ class Scheme:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["float_convs"] = list(self.float_convs)
+        d["float_layers"] = list(self.float_layers)
         return d
 
 
@@ -130,10 +134,22 @@ def decoding_nodes(model) -> list[str]:
     return [n.name for n in model.graph.node if n.name not in network]
 
 
-def resolve_float_convs(model, positions: Iterable[int]) -> list[str]:
-    """Conv node names at ``positions`` (negative from the end); an error when out of range."""
+def resolve_float_convs(
+    model, positions: Iterable[int], fragments: Iterable[str] = ()
+) -> list[str]:
+    """Conv node names at ``positions`` (negative from the end) or containing one of
+    ``fragments``, in graph order; an error when a position is out of range or a fragment
+    matches nothing."""
     convs = conv_nodes(model)
     names = []
+    for fragment in fragments:
+        found = [c for c in convs if fragment in c]
+        if not found:
+            raise ConversionError(
+                f"the int8 scheme keeps convolutions named like {fragment!r} float, but no "
+                "Conv node's name contains it: fix converters/quantize.py SCHEMES for this model"
+            )
+        names += found
     for pos in positions:
         if not -len(convs) <= pos < len(convs):
             raise ConversionError(
@@ -141,7 +157,8 @@ def resolve_float_convs(model, positions: Iterable[int]) -> list[str]:
                 "convolutions: fix converters/quantize.py SCHEMES for this model"
             )
         names.append(convs[pos])
-    return names
+    chosen = set(names)
+    return [c for c in convs if c in chosen]
 
 
 class _Feeds:
@@ -198,7 +215,7 @@ def quantize(
         pre = preprocess(Path(src), Path(tmp) / "pre.onnx")
         model = onnx.load(str(pre))
         decoding = decoding_nodes(model)
-        float_convs = resolve_float_convs(model, scheme.float_convs)
+        float_convs = resolve_float_convs(model, scheme.float_convs, scheme.float_layers)
         extra = {
             "WeightSymmetric": True,
             "ActivationSymmetric": False,

@@ -83,6 +83,13 @@ def test_scheme_keeps_chosen_convolutions_float(tmp_path):
     assert mix["QLinearConv"] == 2 and mix["Conv"] + mix["FusedConv"] == 1
 
 
+def test_float_layers_by_name_fragment(tmp_path):
+    model = onnx.load(str(_tiny(tmp_path / "tiny.onnx")))
+    assert Q.resolve_float_convs(model, [0], ["conv2"]) == ["conv0", "conv2"]
+    with pytest.raises(ConversionError, match="'head/'"):
+        Q.resolve_float_convs(model, [], ["head/"])
+
+
 def test_float_conv_out_of_range_is_an_error(tmp_path):
     src = _tiny(tmp_path / "tiny.onnx")
     with pytest.raises(ConversionError, match="has 3 convolutions"):
@@ -143,5 +150,8 @@ def test_store_records_the_scheme(model):
     scheme = Q.scheme_for(model)
     assert entry["int8_scheme"] == scheme.to_dict()
     assert entry["quantization"]["method"] == scheme.method
-    assert len(entry["quantization"]["float_conv_names"]) == len(scheme.float_convs)
+    assert len(entry["quantization"]["float_conv_names"]) >= len(scheme.float_convs)
+    assert bool(entry["quantization"]["float_conv_names"]) == bool(
+        scheme.float_convs or scheme.float_layers
+    )
     assert entry["made_from"] == relpath(model, "fp32", "onnx")
