@@ -161,6 +161,20 @@ def resolve_float_convs(
     return [c for c in convs if c in chosen]
 
 
+def activations_of(model, convs: Iterable[str]) -> list[str]:
+    """The Clip / Relu nodes that take the output of one of ``convs``.
+
+    A float convolution keeps its activation float too: between a DequantizeLinear and a
+    QuantizeLinear, onnxruntime would quantize its weights itself and run it in int8.
+    """
+    outputs = {o for n in model.graph.node if n.name in set(convs) for o in n.output}
+    return [
+        n.name
+        for n in model.graph.node
+        if n.op_type in ("Clip", "Relu") and any(i in outputs for i in n.input)
+    ]
+
+
 class _Feeds:
     """``onnxruntime.quantization.CalibrationDataReader`` over a list of feeds."""
 
@@ -216,6 +230,7 @@ def quantize(
         model = onnx.load(str(pre))
         decoding = decoding_nodes(model)
         float_convs = resolve_float_convs(model, scheme.float_convs, scheme.float_layers)
+        float_acts = activations_of(model, float_convs)
         extra = {
             "WeightSymmetric": True,
             "ActivationSymmetric": False,
@@ -232,7 +247,7 @@ def quantize(
             per_channel=True,
             activation_type=q.QuantType.QUInt8,
             weight_type=q.QuantType.QInt8,
-            nodes_to_exclude=decoding + float_convs + list(extra_float),
+            nodes_to_exclude=decoding + float_convs + float_acts + list(extra_float),
             calibrate_method=getattr(q.CalibrationMethod, scheme.method),
             extra_options=extra,
         )
