@@ -17,7 +17,8 @@ into a temporary folder and measured against fp32:
   model's protocol (single-pose crops; whole images for MultiPose), and its loss against fp32;
 * **agreement** on every shared photo, whole: median and 95th percentile of the keypoint
   distance, normalized to the input size, over the keypoints fp32 scores above 0.3
-  (:func:`xpose.parity.compare_predictions`);
+  (:func:`xpose.parity.compare_predictions`; PoseNet with its multi-pose decoding, see
+  :data:`AGREEMENT_OPTIONS`);
 * the **op mix** of onnxruntime's optimized graph (QLinearConv, float Conv, Q + DQ).
 
 ``layers`` ranks convolutions by the quantization error of their own output
@@ -56,6 +57,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "int8_sensitivity.md"
 #: Entropy and Percentile hold every activation of every view in memory.
 MAX_HISTOGRAM_VIEWS = 60
 PROTOCOL = {"movenet-multipose": "multi"}
+#: Load options for the agreement photos. PoseNet's single-pose decoding takes each keypoint's
+#: maximum over the whole image, so on photos of several people a keypoint jumps from one
+#: person to another at the smallest change; its multi-pose decoding keeps people apart.
+AGREEMENT_OPTIONS: dict[str, dict[str, Any]] = {"posenet": {"multi_pose": True}}
 
 
 def shared_photos() -> list[Path]:
@@ -102,9 +107,11 @@ class Bench:
         self.protocol = PROTOCOL.get(model, "single")
         self.coco = load_coco(COCO / "person_keypoints.json")
         self.pictures = [to_rgb_uint8(p) for p in shared_photos()]
+        self.options = AGREEMENT_OPTIONS.get(model, {})
         with load(self.fp32, threads=2) as est:
-            self.ref_poses = [est.predict(p) for p in self.pictures]
             self.ref_ap = self._ap(est)
+        with load(self.fp32, threads=2, **self.options) as est:
+            self.ref_poses = [est.predict(p) for p in self.pictures]
         self.feeds = calibration_feeds(self.spec, count=160)
 
     def _ap(self, est) -> float:
@@ -113,6 +120,7 @@ class Bench:
     def measure(self, label: str, path: Path) -> Measure:
         with load(path, threads=2) as est:
             ap = self._ap(est)
+        with load(path, threads=2, **self.options) as est:
             poses = [est.predict(p) for p in self.pictures]
         diff = compare_predictions(self.pictures, self.ref_poses, poses)
         mix = Q.op_mix(path)
@@ -128,7 +136,7 @@ class Bench:
         )
 
     def quantized(self, label: str, scheme: Q.Scheme, tmp: Path) -> Measure:
-        path = tmp / f"{self.model}-{label.replace(' ', '_')}.onnx"
+        path = tmp / f"{self.model}-int8-variant.onnx"
         Q.quantize(self.fp32, path, self.feeds, scheme)
         out = self.measure(label, path)
         path.unlink()
@@ -137,7 +145,7 @@ class Bench:
 
 
 def _methods(b: Bench, tmp: Path) -> list[Measure]:
-    base = Q.scheme_for(b.model)
+    base = Q.scheme_for(b.model) or Q.Scheme()
     n = MAX_HISTOGRAM_VIEWS
     return [
         b.quantized("MinMax 60", replace(base, method="MinMax", views=n), tmp),
@@ -153,7 +161,7 @@ def _methods(b: Bench, tmp: Path) -> list[Measure]:
 
 
 def _heads(b: Bench, tmp: Path) -> list[Measure]:
-    base = Q.scheme_for(b.model)
+    base = Q.scheme_for(b.model) or Q.Scheme()
     out = []
     for n in (0, 4, 8, 12):
         convs = tuple(range(-n, 0))
@@ -204,7 +212,7 @@ def layer_errors(
 
 
 def _layers(b: Bench, tmp: Path) -> list[Measure]:
-    base = Q.scheme_for(b.model)
+    base = Q.scheme_for(b.model) or Q.Scheme()
     ranking = layer_errors(b, replace(base, float_convs=()), tmp)
     n_conv = len(ranking)
     print("worst 10 (SQNR dB, position, node):")
@@ -236,7 +244,14 @@ def _custom(b: Bench, tmp: Path, args: argparse.Namespace) -> list[Measure]:
 
 
 def _schemes(b: Bench, tmp: Path) -> list[Measure]:
-    return [b.quantized(f"chosen {Q.scheme_for(b.model).to_dict()}", Q.scheme_for(b.model), tmp)]
+    scheme = Q.scheme_for(b.model)
+    if scheme is None:
+        out = b.measure(
+            "store int8 ONNX (tf2onnx of the TFLite file)", locate(b.model, "int8", "onnx")
+        )
+        print(out.row(), flush=True)
+        return [out]
+    return [b.quantized(f"chosen {scheme.to_dict()}", scheme, tmp)]
 
 
 def _tflite(b: Bench, tmp: Path, args: argparse.Namespace) -> list[Measure]:

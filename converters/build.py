@@ -7,7 +7,8 @@ SavedModel with stable tensor names, then for each precision a TFLite file and a
 * fp16 ONNX comes from the fp16 TFLite file, so both formats compute the same thing;
 * int8 ONNX is onnxruntime's own static quantization of the fp32 ONNX
   (:mod:`converters.quantize`), a different quantization from the int8 TFLite file's: each
-  int8 file is checked against the float source, not against the other.
+  int8 file is checked against the float source, not against the other. A model whose
+  scheme is ``None`` there keeps the former recipe: tf2onnx's form of its int8 TFLite file.
 
 Every file is checked against its source on real photos before it is renamed into place and
 recorded in ``manifest.json`` with its parity figure. A file already recorded, unchanged, and
@@ -265,7 +266,7 @@ class _Builder:
 
             if precision == "fp32":
                 onnx_key = self._key(model, "savedmodel", precision)
-            elif precision == "int8":
+            elif precision == "int8" and quantize.scheme_for(model) is not None:
                 onnx_key = self._key(model, self.manifest.files[onnx_fp32]["sha256"], precision)
                 onnx_key["int8_scheme"] = quantize.scheme_for(model).to_dict()
             else:
@@ -293,7 +294,7 @@ class _Builder:
                         )
 
                 origin = "savedmodel"
-            elif precision == "int8":
+            elif precision == "int8" and quantize.scheme_for(model) is not None:
                 self.int8_onnx(model, onnx_rel, onnx_key, ref(), feeds)
                 continue
             else:
@@ -302,7 +303,12 @@ class _Builder:
                 def write_onnx(p: Path, tfl_path=tfl_path):
                     check_and_save(tflite_to_onnx(tfl_path, self.opset), p)
 
-                def measure_onnx(p: Path, tfl_path=tfl_path):
+                def measure_onnx(p: Path, tfl_path=tfl_path, precision=precision):
+                    if precision == "int8":  # tf2onnx's form of the int8 TFLite file
+                        with open_backend("onnxruntime", p) as be:
+                            return check.compare(
+                                spec, ref().run, be.run, feeds, check.INT8_TFLITE_ONNX
+                            )
                     with (
                         open_backend("tflite", tfl_path) as src,
                         open_backend("onnxruntime", p) as be,

@@ -52,6 +52,10 @@ INT8 = Tolerance(0.10, 0.6, quantile=0.95, far=0.1, far_share=0.08)
 #: The int8 ONNX (onnxruntime's static quantization of the fp32 ONNX, its own scheme, see
 #: converters/quantize.py) against float on onnxruntime with all graph optimizations.
 INT8_ONNX = Tolerance(0.05, 0.6, quantile=0.95, far=0.1, far_share=0.05)
+#: tf2onnx's QDQ form of an int8 TFLite file on onnxruntime (models without an onnxruntime
+#: scheme), whose fused integer kernels round differently from LiteRT's. Measured against
+#: float: 0.01-0.13 of the input at the 95th percentile.
+INT8_TFLITE_ONNX = Tolerance(0.2, 0.6, quantile=0.95)
 
 
 @dataclass(frozen=True)

@@ -85,17 +85,28 @@ class Scheme:
         return d
 
 
-#: The chosen scheme per model (benchmarks/int8_sensitivity.py measures the alternatives).
-SCHEMES: dict[str, Scheme] = {
-    "movenet-lightning": Scheme(),
-    "movenet-thunder": Scheme(),
-    "movenet-multipose": Scheme(),
-    "posenet": Scheme(),
+#: MoveNet's output heads: each a depthwise, a 1x1 with ReLU and a 1x1 output convolution.
+MOVENET_HEADS = ("center_0/", "kpt_heatmap_0/", "kpt_offset_0/", "kpt_regress_0/")
+#: PoseNet's four 1x1 output convolutions.
+POSENET_HEADS = ("heatmap_2/", "offset_2/", "displacement_fwd_2/", "displacement_bwd_2/")
+
+#: The chosen scheme per model (benchmarks/int8_sensitivity.py measures the alternatives;
+#: docs/accuracy.md gives the figures). The output heads stay float: their outputs are the
+#: heatmaps and offsets that the decoding reads, and int8 steps there move keypoints.
+#: Only layers at the network's edges can stay float: a float Conv between a
+#: DequantizeLinear and a QuantizeLinear gets its weights quantized by onnxruntime itself
+#: (its WeightBiasQuantization optimizer) and runs in int8 anyway.
+SCHEMES: dict[str, Scheme | None] = {
+    "movenet-lightning": Scheme(float_layers=MOVENET_HEADS),
+    "movenet-thunder": Scheme(float_layers=MOVENET_HEADS),
+    "movenet-multipose": Scheme(float_layers=(*MOVENET_HEADS, "box_scale_0/", "box_offset_0/")),
+    "posenet": Scheme(float_layers=POSENET_HEADS),
 }
 
 
-def scheme_for(model: str) -> Scheme:
-    """The :class:`Scheme` of a catalogue model (the default scheme for other names)."""
+def scheme_for(model: str) -> Scheme | None:
+    """The :class:`Scheme` of a catalogue model (the default scheme for other names);
+    ``None``: the model's int8 ONNX is tf2onnx's form of its int8 TFLite file instead."""
     return SCHEMES.get(model, Scheme())
 
 
