@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -123,7 +124,7 @@ class Bench:
         with load(path, threads=2, **self.options) as est:
             poses = [est.predict(p) for p in self.pictures]
         diff = compare_predictions(self.pictures, self.ref_poses, poses)
-        mix = Q.op_mix(path)
+        mix = Q.op_mix(path) if path.suffix == ".onnx" else Counter()
         return Measure(
             label,
             ap,

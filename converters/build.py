@@ -334,7 +334,7 @@ class _Builder:
 
         def measure(p: Path) -> check.Parity:
             with open_backend("onnxruntime", p) as be:
-                return check.compare(spec, reference.run, be.run, feeds, check.INT8_ONNX)
+                return check.compare(spec, reference.run, be.run, feeds, check.INT8)
 
         parity = self.checked_write(rel, write, measure)
         origin = relpath(model, "fp32", "onnx")

@@ -46,12 +46,13 @@ EXACT = Tolerance(1e-4, 1e-3)
 #: other side of the image, so the bound is on the 99th percentile and on the share of
 #: keypoints more than 0.1 of the input apart, not on the largest difference.
 FP16 = Tolerance(0.05, 0.1, quantile=0.99, far=0.1, far_share=0.02)
-#: int8 TFLite against float, on the 95th percentile: keypoints stay close, scores move a lot
-#: (MultiPose's the most).
+#: int8 against float, on the 95th percentile: keypoints stay close, scores move a lot
+#: (MultiPose's the most). Both int8 files are held to it: the TFLite converter's int8 file and
+#: onnxruntime's own quantization of the fp32 ONNX (converters/quantize.py). On the check
+#: views (crops of several people among them) PoseNet's single-pose decoding lets a few
+#: keypoints jump from one person to another: its int8 files measure 0.05-0.06 at the 95th
+#: percentile with 4-5 % of keypoints more than 0.1 apart.
 INT8 = Tolerance(0.10, 0.6, quantile=0.95, far=0.1, far_share=0.08)
-#: The int8 ONNX (onnxruntime's static quantization of the fp32 ONNX, its own scheme, see
-#: converters/quantize.py) against float on onnxruntime with all graph optimizations.
-INT8_ONNX = Tolerance(0.05, 0.6, quantile=0.95, far=0.1, far_share=0.05)
 #: tf2onnx's QDQ form of an int8 TFLite file on onnxruntime (models without an onnxruntime
 #: scheme), whose fused integer kernels round differently from LiteRT's. Measured against
 #: float: 0.01-0.13 of the input at the 95th percentile.
