@@ -31,6 +31,7 @@ import numpy as np
 
 from converters import check, quantize
 from converters.errors import ConversionError
+from converters.explicit_pads import make_pads_explicit, require_same_on_opencv
 from converters.samples import (
     CALIBRATION_RECIPE,
     calibration_feeds,
@@ -285,9 +286,12 @@ class _Builder:
                     ]
 
                 def write_onnx(p: Path):
-                    check_and_save(saved_model_to_onnx(sm, self.opset), p)
+                    model = saved_model_to_onnx(sm, self.opset)
+                    make_pads_explicit(model)  # OpenCV pads SAME_UPPER its own way
+                    check_and_save(model, p)
 
                 def measure_onnx(p: Path, reference_runner=reference_runner, onnx_feeds=onnx_feeds):
+                    require_same_on_opencv(spec, p, onnx_feeds)
                     with open_backend("onnxruntime", p) as be:
                         return check.compare(
                             spec, reference_runner.run, be.run, onnx_feeds, check.EXACT

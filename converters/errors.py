@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from xpose.errors import XposeError
 
-class ConversionError(RuntimeError):
+
+class ConversionError(XposeError, RuntimeError):
     """A model could not be converted, or the converted file failed its own check."""
 
 

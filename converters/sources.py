@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from converters.errors import ChecksumError, SourceError
-from xpose.store import sha256_file
+from xpose.store import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,8 @@ def extract_sources(
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == files[name]:
             continue
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(blob)
     return {m: dest / PurePosixPath(spec.graph).name for m, spec in wanted.items()}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from xpose import store as _store
+from xpose.backends import backend_status
 from xpose.bench import (
     BENCH_IMAGE_SIZE,
     BenchResult,
@@ -17,6 +18,7 @@ from xpose.bench import (
     bench_image,
     cpu_name,
     describe_int8_instructions,
+    installed_backends,
     int8_instructions,
     prepared_feeds,
     run_bench,
@@ -25,7 +27,7 @@ from xpose.bench import (
 from xpose.cli import main
 
 MODEL = "movenet-lightning"
-BACKENDS = ("onnxruntime", "tflite")
+BACKENDS = ("onnxruntime", "tflite", "openvino", "opencv")
 
 
 def _need(model: str, precision: str, formats: tuple[str, ...] = ("onnx", "tflite")) -> None:
@@ -35,13 +37,15 @@ def _need(model: str, precision: str, formats: tuple[str, ...] = ("onnx", "tflit
             _store.locate(model, precision, fmt)
         except FileNotFoundError as err:
             pytest.skip(f"run `xpose convert` first: {err}")
-    pytest.importorskip("ai_edge_litert", reason="the tflite backend needs xpose[tflite]")
+    for backend in BACKENDS:
+        if backend_status()[backend] is not None:
+            pytest.skip(backend_status()[backend])
 
 
 @pytest.fixture(scope="module")
 def result() -> BenchResult:
     _need(MODEL, "fp32")
-    return run_bench(models=[MODEL], precisions=["fp32"], repeat=2, warmup=1)
+    return run_bench(models=[MODEL], precisions=["fp32"], backends=BACKENDS, repeat=2, warmup=1)
 
 
 def test_bench_image_is_a_vga_rgb_frame() -> None:
@@ -50,6 +54,12 @@ def test_bench_image_is_a_vga_rgb_frame() -> None:
     assert image.dtype == np.uint8
     assert image[:, :40].max() == 0  # black padding columns
     assert image[:, 100:540].std() > 10  # a photo in the middle
+
+
+def test_default_backends_are_the_installed_ones() -> None:
+    installed = installed_backends()
+    assert installed[0] == "onnxruntime"
+    assert set(installed) == {b for b, missing in backend_status().items() if missing is None}
 
 
 def test_environment_is_reported() -> None:
@@ -85,7 +95,8 @@ def test_int8_speedup_table_divides_times_of_one_run() -> None:
     )
     res = BenchResult(rows, BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
     table = res.int8_table()
-    assert "| posenet | 2.00 | 1.20 | 0.80 |" in table
+    assert "| posenet | onnxruntime | 8.00 | 4.00 | 2.00 | 1.00 |" in table
+    assert "| posenet | tflite | 6.00 | 5.00 | 1.20 | 1.25 |" in table
     assert "int8 against fp32" in res.to_markdown()
     only_fp32 = BenchResult(rows[:2], BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
     assert only_fp32.int8_table() == ""
@@ -111,28 +122,28 @@ def test_markdown_table_is_well_formed(result: BenchResult) -> None:
     assert text.startswith("# xpose latency benchmark")
     assert result.cpu in text and "onnxruntime " in text and "threads per backend: 2" in text
     table = [line for line in text.splitlines() if line.startswith("|")]
-    assert len(table) == 3  # header, separator, one model x precision
+    assert len(table) == 2 + len(BACKENDS)  # header, separator, one line per backend
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header == [
         "model",
         "precision",
+        "backend",
         "input",
-        "onnxruntime inference ms",
-        "tflite inference ms",
-        "inference onnxruntime/tflite",
-        "onnxruntime predict ms",
-        "tflite predict ms",
-        "predict onnxruntime/tflite",
-        "onnxruntime outside inference",
-        "tflite outside inference",
+        "inference ms",
+        "inference / reference",
+        "predict ms",
+        "predict / reference",
+        "outside inference",
     ]
-    cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert len(cells) == len(header)
-    assert cells[:3] == [MODEL, "fp32", "192x192 / 192x192"]
-    for cell in cells[3:9]:
-        float(cell)  # every time and ratio is a number
-    for cell in cells[9:]:
-        assert cell.endswith("%")
+    for line, backend in zip(table[2:], BACKENDS, strict=True):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert len(cells) == len(header)
+        assert cells[:4] == [MODEL, "fp32", backend, "192x192"]
+        for cell in cells[4:8]:
+            float(cell)  # every time and ratio is a number
+        assert cells[8].endswith("%")
+    reference = [c.strip() for c in table[2].strip("|").split("|")]
+    assert reference[5] == reference[7] == "1.00"  # onnxruntime against itself
 
 
 def test_prepared_feeds_are_what_predict_runs() -> None:
@@ -150,7 +161,14 @@ def test_prepared_feeds_are_what_predict_runs() -> None:
 
 
 def test_missing_store_files_are_listed_not_measured(tmp_path) -> None:
-    empty = run_bench(models=[MODEL], precisions=["fp32"], repeat=1, warmup=0, store=tmp_path)
+    empty = run_bench(
+        models=[MODEL],
+        precisions=["fp32"],
+        backends=("onnxruntime", "opencv"),
+        repeat=1,
+        warmup=0,
+        store=tmp_path,
+    )
     assert empty.rows == ()
     assert len(empty.skipped) == 2
     assert all("xpose convert" in line for line in empty.skipped)
@@ -182,6 +200,9 @@ def test_cli_writes_the_table(tmp_path, capsys) -> None:
             MODEL,
             "--precisions",
             "fp32",
+            "--backends",
+            "onnxruntime",
+            "opencv",
             "--repeat",
             "2",
             "--warmup",
@@ -212,3 +233,17 @@ def test_cli_help_is_complete(capsys) -> None:
         "--store",
     ):
         assert option in text
+
+
+def test_refused_combinations_are_listed_with_the_reason() -> None:
+    _need("movenet-lightning", "int8", ("onnx",))
+    result = run_bench(
+        models=["movenet-lightning"],
+        precisions=["int8"],
+        backends=("onnxruntime", "opencv"),
+        repeat=1,
+        warmup=0,
+    )
+    assert [r.backend for r in result.rows] == ["onnxruntime"]
+    (line,) = result.skipped
+    assert line.startswith("movenet-lightning int8 opencv: the 'opencv' backend does not compute")

@@ -260,7 +260,7 @@ def test_draw_images(photos: Path, tmp_path: Path) -> None:
     for path in before:
         if path.suffix not in (".png", ".jpg"):
             continue
-        overlay = drawn / f"{path.stem}{'.png' if path.suffix == '.png' else '.jpg'}"
+        overlay = drawn / f"{path.stem}.pose{'.png' if path.suffix == '.png' else '.jpg'}"
         picture = cv2.imread(str(overlay))
         assert picture is not None, overlay
         assert picture.shape == cv2.imread(str(path)).shape
@@ -305,16 +305,29 @@ def test_ctrl_c_keeps_a_valid_file(
 
     monkeypatch.setattr(Estimator, "predict", predict)
     out = tmp_path / f"out.{fmt}"
-    out.write_text("old content\n")
-    assert main(["predict", str(folder), "--format", fmt, "--out", str(out), "-q"]) == 130
+    args = ["predict", str(folder), "--format", fmt, "--out", str(out), "-q"]
+    assert main(args) == 130
     if fmt == "jsonl":
         assert [Path(r["source"]).name for r in read_jsonl(out)] == ["im0.png", "im1.png"]
     else:
         assert [r["image_id"] for r in json.loads(out.read_text())] == [0, 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", out.name], "no temporary left"
+    # An existing result is never replaced by a partial one: that goes beside it.
+    out.write_text("old content\n")
+    calls.clear()
+    assert main([*args, "--overwrite"]) == 130
+    assert out.read_text() == "old content\n"
+    partial = tmp_path / f"out.partial.{fmt}"
+    if fmt == "jsonl":
+        assert [Path(r["source"]).name for r in read_jsonl(partial)] == ["im0.png", "im1.png"]
+    else:
+        assert [r["image_id"] for r in json.loads(partial.read_text())] == [0, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", out.name, partial.name]
 
 
-def test_error_leaves_target_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_shows_its_traceback_and_leaves_target_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _require()
 
     def predict(self: Estimator, image: Any) -> Any:
@@ -323,7 +336,10 @@ def test_error_leaves_target_untouched(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(Estimator, "predict", predict)
     out = tmp_path / "out.jsonl"
     out.write_text("old content\n")
-    assert main(["predict", str(DATA / "astronaut.png"), "--out", str(out), "-q"]) == 2
+    args = ["predict", str(DATA / "astronaut.png"), "--out", str(out), "-q", "--overwrite"]
+    assert main(args) == 70, "a bug is not a usage error"
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err and "a bug in xpose" in err
     assert out.read_text() == "old content\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
 
@@ -343,7 +359,7 @@ def test_video_records_and_overlay(tmp_path: Path, capsys: pytest.CaptureFixture
     assert times[0] == pytest.approx(0.0) and np.all(np.diff(times) > 0)
     assert all((r["width"], r["height"]) == (160, 128) for r in records)
     assert all(len(r["poses"]) == 1 for r in records)
-    cap = cv2.VideoCapture(str(drawn / "clip.mp4"))
+    cap = cv2.VideoCapture(str(drawn / "clip.pose.mp4"))
     assert cap.isOpened()
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
     assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 128)
@@ -398,7 +414,9 @@ def _person_at(pose: dict[str, Any], i: int) -> int:
 def test_two_people_keep_their_track_ids(crossing: Path, tmp_path: Path, tracker: str) -> None:
     _require("movenet-multipose")
     out = tmp_path / "poses.jsonl"
+    # the clip's people were placed for an input at the frame's aspect (256x160)
     args = ["predict", str(crossing), "-m", "movenet-multipose", "--tracker", tracker]
+    args.append("--multipose-aspect")
     assert main([*args, "--out", str(out), "-q"]) == 0
     records = read_jsonl(out)
     assert len(records) == _CROSS_N
@@ -506,3 +524,24 @@ def test_console_script(tmp_path: Path) -> None:
     rec = json.loads(line)
     check_record(rec)
     assert rec["precision"] == "fp16"
+
+
+def test_multipose_options_and_device_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _require("movenet-multipose")
+    out = tmp_path / "poses.jsonl"
+    image = str(DATA / "astronaut.png")
+    args = ["predict", image, "-m", "movenet-multipose", "--multipose-long-side", "384"]
+    assert main([*args, "--device", "cpu", "--out", str(out), "-q"]) == 0
+    assert read_jsonl(out)[0]["model"] == "movenet-multipose"
+    capsys.readouterr()
+    assert main(["predict", image, "--multipose-long-side", "384", "-q"]) == 2
+    assert "--multipose-long-side applies to movenet-multipose only" in capsys.readouterr().err
+    try:
+        xstore.locate("movenet-multipose", "fp32", "tflite")
+    except FileNotFoundError:
+        return
+    code = main(["predict", image, "-m", "movenet-multipose", "-b", "tflite", "--multipose-aspect"])
+    assert code == 2
+    assert "fixed 256x256 input and cannot run" in capsys.readouterr().err

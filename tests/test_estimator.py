@@ -276,7 +276,7 @@ def test_quantized_output_is_dequantized() -> None:
     [
         ((1, None, None, 3), (200, 400), 256, (128, 256)),
         ((1, None, None, 3), (600, 300), 320, (320, 160)),
-        ((1, 256, 256, 3), (200, 400), 256, (256, 256)),
+        ((1, 256, 192, 3), (200, 400), 256, (256, 192)),
     ],
 )
 def test_multipose_input_size(
@@ -289,7 +289,7 @@ def test_multipose_input_size(
         return {"poses": np.zeros((1, 6, 56), np.float32)}
 
     backend = FakeBackend((_t("input", input_shape, np.int32),), (_t("poses", (1, 6, 56)),), fn)
-    est = Estimator(backend, multipose_long_side=long_side)
+    est = Estimator(backend, multipose_long_side=long_side, multipose_square=False)
     poses = est.predict(np.zeros((*image_hw, 3), np.uint8))
     assert len(poses) == 0
     assert backend.feeds[0]["input"].shape == (1, *fed_hw, 3)
@@ -299,7 +299,7 @@ def test_options_defaults_and_validation() -> None:
     assert model_options("movenet-lightning") == {}
     assert model_options("movenet-multipose") == {
         "multipose_long_side": 256,
-        "multipose_square": False,
+        "multipose_square": True,
         "min_pose_score": 0.2,
     }
     assert model_options("posenet")["multi_pose"] is False
@@ -381,8 +381,10 @@ def test_load_path_that_is_not_a_model(tmp_path: Path) -> None:
         xpose.load(garbage)
     with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file.*onnxruntime"):
         xpose.load(garbage, backend="tflite")
-    with pytest.raises(ValueError, match="providers is an onnxruntime option"):
+    with pytest.raises(ValueError, match="providers: not an option of the 'tflite' backend"):
         xpose.load("movenet-lightning", "tflite", store=tmp_path, providers=["x"])
+    with pytest.raises(ValueError, match="device: not an option of the 'tflite' backend"):
+        xpose.load("movenet-lightning", "tflite", store=tmp_path, device="cuda")
 
 
 def test_import_xpose_is_light() -> None:
@@ -706,3 +708,53 @@ def test_tensorflow_backend_matches_onnx(
         a, b = tf_est.predict(astronaut), onnx.predict(astronaut)
     np.testing.assert_allclose(a.keypoints, b.keypoints, atol=512 * 1e-4)
     np.testing.assert_allclose(a.scores, b.scores, atol=1e-3)
+
+
+def _multipose_backend(input_shape: tuple[int | None, ...]) -> FakeBackend:
+    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"poses": np.zeros((1, 6, 56), np.float32)}
+
+    return FakeBackend((_t("input", input_shape, np.int32),), (_t("poses", (1, 6, 56)),), fn)
+
+
+@pytest.mark.parametrize("input_shape", [(1, None, None, 3), (1, 256, 256, 3)])
+def test_multipose_default_input_is_the_same_for_free_and_fixed_files(input_shape) -> None:
+    """Identical by default: a free-size file (ONNX fp32) and a 256x256 one (TFLite) are fed
+    the same 256x256 letterboxed input for any image."""
+    backend = _multipose_backend(input_shape)
+    est = Estimator(backend)
+    for hw in [(720, 1280), (400, 300), (256, 256)]:
+        est.predict(np.full((*hw, 3), 90, np.uint8))
+    assert [f["input"].shape for f in backend.feeds] == [(1, 256, 256, 3)] * 3
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"multipose_long_side": 384}, r"fixed 256x256 input and cannot run a 384x384 input"),
+        ({"multipose_square": False}, r"cannot run an input of long side 256 at the image's"),
+    ],
+)
+def test_multipose_fixed_file_refuses_other_sizes(options: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as info:
+        Estimator(_multipose_backend((1, 256, 256, 3)), **options)
+    assert "use the fp32 ONNX file" in str(info.value)
+
+
+def test_multipose_larger_input_on_a_free_file() -> None:
+    backend = _multipose_backend((1, None, None, 3))
+    Estimator(backend, multipose_long_side=512).predict(np.zeros((720, 1280, 3), np.uint8))
+    assert backend.feeds[0]["input"].shape == (1, 512, 512, 3)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "ov", "opencv"])
+def test_onnx_path_runs_on_every_onnx_backend(backend: str) -> None:
+    path = _require_file("movenet-lightning", "onnxruntime")
+    _require_backend(xpose.backends.canonical_backend(backend))
+    with xpose.load(path, backend=backend, threads=1) as est, xpose.load(path, threads=1) as ref:
+        assert est.backend_name == xpose.backends.canonical_backend(backend)
+        assert est.precision == "fp32"
+        got, want = est.predict(ASTRONAUT), ref.predict(ASTRONAUT)
+        np.testing.assert_allclose(got.keypoints, want.keypoints, atol=0.05)
+    with pytest.raises(ValueError, match=r"'tflite' backend cannot run a .onnx file"):
+        xpose.load(path, backend="tflite")

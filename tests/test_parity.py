@@ -1,8 +1,10 @@
 """Cross-runtime parity on real photos: every model x precision x backend pair (xpose.parity).
 
-fp32 and fp16: the decoded keypoints of onnxruntime and LiteRT agree within 1e-4 of the model
-input and 1e-3 in score (the design's quality bar; measured: 5e-7 and 7e-6). int8: the bounds
-of :data:`xpose.parity.INT8`, measured first (docs/parity.md) and held with about 2x margin.
+Every installed backend is compared with onnxruntime. fp32 and fp16: the decoded keypoints
+agree within 1e-4 of the model input and 1e-3 in score (the design's quality bar; measured:
+5e-7 and 7e-6). int8: the bounds of :data:`xpose.parity.INT8`, measured first
+(docs/parity.md) and held with about 2x margin. Combinations a runtime is known to compute
+wrong (:data:`xpose.compat.KNOWN_ISSUES`) must be refused with their reason instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 import xpose
 from xpose.backends import backend_status
 from xpose.cli import main
+from xpose.compat import KNOWN_ISSUES, KnownIssue, UnsupportedModelError
 from xpose.estimator import Estimator
 from xpose.parity import (
     EXACT,
@@ -34,7 +37,9 @@ from xpose.results import Poses
 TEST_DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PRECISIONS = ("fp32", "fp16", "int8")
-PAIRS = (("onnxruntime", "tflite"),)
+REFERENCE = "onnxruntime"
+PAIRS = tuple((REFERENCE, b) for b in xpose.list_backends() if b != REFERENCE)
+FP32_ONLY = "tensorflow"
 CONVERT_FIRST = "run `xpose convert` first"
 
 
@@ -62,10 +67,14 @@ def estimator() -> Iterator[Callable[[str, str, str], Estimator]]:
                 pytest.skip(missing)
             # TensorFlow's thread pools are process-wide: it takes no per-model setting.
             threads = None if backend == "tensorflow" else 2
+            if backend == FP32_ONLY and precision != "fp32":
+                pytest.skip("the tensorflow backend runs the fp32 SavedModel only")
             try:
                 cache[key] = xpose.load(model, backend, precision, threads=threads)
             except FileNotFoundError as err:
                 pytest.skip(f"{CONVERT_FIRST}: {err}")
+            except UnsupportedModelError as err:
+                pytest.skip(f"refused, as test_known_issues_are_refused checks: {err}")
         return cache[key]
 
     yield get
@@ -125,12 +134,34 @@ def test_int8_parity(parity, model: str, pair: tuple[str, str]) -> None:
     assert diff.failures(INT8) == []
 
 
-@pytest.mark.parametrize("model", xpose.list_models())
-def test_tensorflow_parity_fp32(parity, model: str) -> None:
-    """The fp32 SavedModel on TensorFlow agrees with onnxruntime like LiteRT does."""
-    pytest.importorskip("tensorflow", reason="the tensorflow backend needs tensorflow")
-    diff = parity(model, "fp32", ("onnxruntime", "tensorflow")).pair("onnxruntime", "tf")
-    assert diff.ok(EXACT), diff.failures(EXACT)
+def _issue_id(issue: KnownIssue) -> str:
+    return f"{issue.backend}-{issue.model or 'all'}-{issue.precision or 'all'}"
+
+
+@pytest.mark.parametrize("issue", KNOWN_ISSUES, ids=_issue_id)
+def test_known_issues_are_refused(issue: KnownIssue, parity) -> None:
+    """A listed combination is refused with its reason, unless the file carries the fix marker:
+    then it must agree with onnxruntime like any other combination."""
+    if backend_status()[issue.backend] is not None:
+        pytest.skip(backend_status()[issue.backend])
+    models = [issue.model] if issue.model else xpose.list_models()
+    precisions = [issue.precision] if issue.precision else list(PRECISIONS)
+    for model in models:
+        for precision in precisions:
+            try:
+                est = xpose.load(model, issue.backend, precision)
+            except FileNotFoundError as err:
+                pytest.skip(f"{CONVERT_FIRST}: {err}")
+            except UnsupportedModelError as err:
+                assert issue.reason in str(err)
+                assert f"the {issue.backend!r} backend does not compute {model}" in str(err)
+                continue
+            with est:
+                assert issue.fixed_by is not None and issue.fixed_by in est.backend.metadata
+            diff = parity(model, precision, (REFERENCE, issue.backend)).pair(
+                REFERENCE, issue.backend
+            )
+            assert diff.failures(tolerance_for(precision)) == []
 
 
 # --- the measurement itself -------------------------------------------------------------------
@@ -237,3 +268,18 @@ def test_cli_parity_missing_store_exits_2(
     assert code == 2
     assert "MISSING" in captured.out
     assert "xpose convert" in captured.err
+
+
+def test_backend_labels_pick_a_device(estimator) -> None:
+    """``backend:device`` labels (as the GPU check passes them) load that device; here the CPU."""
+    estimator("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
+    result = measure_parity(
+        "movenet-lightning",
+        "fp32",
+        ("onnxruntime", "ort:cpu"),
+        images=[TEST_DATA / "camera.png"],
+        threads=1,
+    )
+    assert result.backends == ("onnxruntime", "onnxruntime:cpu")
+    diff = result.pair("onnxruntime", "onnxruntime:cpu")
+    assert diff.keypoints > 0 and diff.max_norm == 0.0

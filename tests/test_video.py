@@ -226,11 +226,29 @@ def test_writer_exception_leaves_nothing(tmp_path: Path, crops: list[np.ndarray]
 def test_writer_exception_keeps_previous_file(tmp_path: Path, crops: list[np.ndarray]) -> None:
     path = tmp_path / "out.avi"
     path.write_bytes(b"previous")
-    with pytest.raises(KeyboardInterrupt), VideoWriter(path) as writer:
+    with pytest.raises(RuntimeError), VideoWriter(path) as writer:
         writer.write(crops[0])
-        raise KeyboardInterrupt
+        raise RuntimeError("inference failed")
     assert path.read_bytes() == b"previous"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_interrupt_keeps_the_frames_beside_an_existing_file(
+    tmp_path: Path, crops: list[np.ndarray]
+) -> None:
+    path = tmp_path / "out.avi"
+    path.write_bytes(b"previous")
+    with pytest.raises(KeyboardInterrupt), VideoWriter(path) as writer:
+        writer.write(crops[0])
+        writer.write(crops[0])
+        raise KeyboardInterrupt
+    assert path.read_bytes() == b"previous", "an existing file is not replaced by a partial one"
+    partial = tmp_path / "out.partial.avi"
+    assert writer.saved_to == partial
+    assert sorted(tmp_path.iterdir()) == [path, partial]
+    cap = cv2.VideoCapture(str(partial))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
+    cap.release()
 
 
 def test_writer_dropped_without_close_cleans_up(tmp_path: Path, crops: list[np.ndarray]) -> None:
@@ -265,3 +283,18 @@ def test_writer_errors(tmp_path: Path, crops: list[np.ndarray]) -> None:
         writer.write(crops[0])
     with pytest.raises(ValueError, match="closed"):
         writer.write(crops[0])
+
+
+def test_a_cut_video_is_logged_and_counted(
+    video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    if video.suffix != ".avi":
+        pytest.skip("an MP4 cut in half loses its index (moov) and does not open at all")
+    cut = tmp_path / "cut.avi"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with FrameSource(cut) as source:
+        frames = list(source)
+    assert source.frame_count == N_FRAMES
+    assert 0 < len(frames) == source.frames_read < N_FRAMES
+    assert f"read {len(frames)} of {N_FRAMES} frames" in caplog.text

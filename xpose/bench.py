@@ -45,7 +45,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from xpose.backends import canonical_backend
+from xpose.backends import backend_label, backend_status, split_device
+from xpose.compat import UnsupportedModelError
 from xpose.errors import MissingExtraError
 from xpose.estimator import Estimator, load
 from xpose.models import list_models
@@ -53,13 +54,14 @@ from xpose.preprocess import to_rgb_uint8
 from xpose.store import PRECISIONS
 
 __all__ = [
-    "BENCH_BACKENDS",
     "BENCH_IMAGE_SIZE",
+    "REFERENCE_BACKEND",
     "BenchResult",
     "BenchRow",
     "bench_image",
     "cpu_name",
     "describe_int8_instructions",
+    "installed_backends",
     "int8_instructions",
     "prepared_feeds",
     "run_bench",
@@ -68,8 +70,18 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The backends compared by default, in column order (the ratio is first / second).
-BENCH_BACKENDS: tuple[str, ...] = ("onnxruntime", "tflite")
+#: The reference backend: every other backend's time is also given as a ratio to its time.
+REFERENCE_BACKEND = "onnxruntime"
+
+#: Runs the fp32 SavedModel only, and takes no per-model thread count.
+_FP32_ONLY = "tensorflow"
+
+
+def installed_backends() -> tuple[str, ...]:
+    """Every backend whose runtime is installed, the reference first: the default of
+    :func:`run_bench`."""
+    return tuple(name for name, missing in backend_status().items() if missing is None)
+
 
 #: ``(height, width)`` of the default benchmark image.
 BENCH_IMAGE_SIZE: tuple[int, int] = (480, 640)
@@ -86,6 +98,8 @@ _VERSION_PACKAGES: tuple[str, ...] = (
     "xpose",
     "onnxruntime",
     "ai-edge-litert",
+    "openvino",
+    "tensorflow-cpu",
     "numpy",
     "opencv-python-headless",
 )
@@ -187,6 +201,7 @@ class _Recorder:
         self.path = backend.path
         self.inputs = backend.inputs
         self.outputs = backend.outputs
+        self.metadata = getattr(backend, "metadata", None)
         self.feeds: dict[str, np.ndarray] = {}
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -201,7 +216,7 @@ def prepared_feeds(est: Estimator, image: npt.NDArray[np.uint8]) -> dict[str, np
     what ``predict`` runs (size, dtype, names), with no pre-processing logic repeated here.
     """
     recorder = _Recorder(est.backend)
-    Estimator(recorder, spec=est.spec, **dict(est.options)).predict(image)  # type: ignore[arg-type]
+    Estimator(recorder, spec=est.spec, precision=est.precision, **dict(est.options)).predict(image)  # type: ignore[arg-type]
     return recorder.feeds
 
 
@@ -235,21 +250,18 @@ class BenchRow:
         return 1.0 - self.infer_ms / self.predict_ms if self.predict_ms > 0 else float("nan")
 
 
-def _columns(a: str, b: str) -> list[str]:
-    """Column headers of :meth:`BenchResult.table` for two backends ``a`` and ``b``."""
-    return [
-        "model",
-        "precision",
-        "input",
-        f"{a} inference ms",
-        f"{b} inference ms",
-        f"inference {a}/{b}",
-        f"{a} predict ms",
-        f"{b} predict ms",
-        f"predict {a}/{b}",
-        f"{a} outside inference",
-        f"{b} outside inference",
-    ]
+#: Column headers of :meth:`BenchResult.table`.
+COLUMNS: tuple[str, ...] = (
+    "model",
+    "precision",
+    "backend",
+    "input",
+    "inference ms",
+    "inference / reference",
+    "predict ms",
+    "predict / reference",
+    "outside inference",
+)
 
 
 @dataclass(frozen=True)
@@ -258,7 +270,7 @@ class BenchResult:
 
     Attributes:
         rows: one :class:`BenchRow` per model x precision x backend, in run order.
-        backends: the backends compared, in column order.
+        backends: the backends compared; the first is the reference of the ratios.
         threads: threads given to every backend.
         repeat, warmup: timed and untimed rounds.
         image: description of the benchmark image.
@@ -295,11 +307,6 @@ class BenchResult:
                 return r
         return None
 
-    def _pair(self) -> tuple[str, str]:
-        """The two backends of the table's columns (``""`` where fewer were run)."""
-        a, b, *_ = (*self.backends, "", "")
-        return a, b
-
     def header(self) -> str:
         """The Markdown lines above the table: machine, versions, settings."""
         vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
@@ -309,7 +316,8 @@ class BenchResult:
                 f"- CPU: {self.cpu} ({self.cpus} logical CPUs seen)",
                 f"- int8 instructions: {describe_int8_instructions(self.int8_isa)}",
                 f"- versions: {vers}",
-                f"- threads per backend: {self.threads if self.threads else 'runtime default'}; "
+                f"- threads per backend: {self.threads if self.threads else 'runtime default'} "
+                "(tensorflow: its default); "
                 f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, every "
                 "precision and backend of a model interleaved in each round; medians in "
                 "milliseconds (time.perf_counter)",
@@ -319,69 +327,65 @@ class BenchResult:
         )
 
     def table(self) -> str:
-        """The Markdown table: one line per model and precision."""
-        a, b = self._pair()
-        cols = _columns(a, b or "-")
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        seen: list[tuple[str, str]] = []
+        """The Markdown table: one line per model, precision and backend; the ratios are to the
+        reference backend (the first of :attr:`backends`) at the same model and precision."""
+        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        reference = self.backends[0] if self.backends else ""
         for r in self.rows:
-            if (r.model, r.precision) not in seen:
-                seen.append((r.model, r.precision))
-        for model, precision in seen:
-            ra, rb = self.row(model, precision, a), self.row(model, precision, b)
-            shapes = " / ".join(
-                "x".join(str(d) for d in r.input_shape[1:3]) if r else "-" for r in (ra, rb)
-            )
+            ref = self.row(r.model, r.precision, reference)
             cells = [
-                model,
-                precision,
-                shapes,
-                _ms(ra.infer_ms if ra else None),
-                _ms(rb.infer_ms if rb else None),
-                _ratio(ra.infer_ms if ra else None, rb.infer_ms if rb else None),
-                _ms(ra.predict_ms if ra else None),
-                _ms(rb.predict_ms if rb else None),
-                _ratio(ra.predict_ms if ra else None, rb.predict_ms if rb else None),
-                _share(ra),
-                _share(rb),
+                r.model,
+                r.precision,
+                r.backend,
+                "x".join(str(d) for d in r.input_shape[1:3]),
+                _ms(r.infer_ms),
+                _ratio(r.infer_ms, ref.infer_ms if ref else None),
+                _ms(r.predict_ms),
+                _ratio(r.predict_ms, ref.predict_ms if ref else None),
+                _share(r),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def int8_table(self) -> str:
-        """int8 speed-up over fp32 per backend, and the first backend's int8 time over the
-        second's (empty when fp32 or int8 was not measured)."""
-        a, b = self._pair()
-        models = list(dict.fromkeys(r.model for r in self.rows))
+        """int8 against fp32 per model and backend, from the same rounds: both inference
+        times, the speed-up fp32/int8, and the int8 time over the reference backend's int8
+        time (empty when no backend ran both precisions)."""
+        reference = self.backends[0] if self.backends else ""
         lines = []
-        for model in models:
-            cells = [model]
-            for backend in (a, b):
+        for model in dict.fromkeys(r.model for r in self.rows):
+            ref8 = self.row(model, "int8", reference)
+            for backend in self.backends:
                 f, i = self.row(model, "fp32", backend), self.row(model, "int8", backend)
-                cells.append(_ratio(f.infer_ms if f else None, i.infer_ms if i else None))
-            ia, ib = self.row(model, "int8", a), self.row(model, "int8", b)
-            cells.append(_ratio(ia.infer_ms if ia else None, ib.infer_ms if ib else None))
-            if any(c != "-" for c in cells[1:]):
+                if f is None or i is None:
+                    continue
+                cells = [
+                    model,
+                    backend,
+                    _ms(f.infer_ms),
+                    _ms(i.infer_ms),
+                    _ratio(f.infer_ms, i.infer_ms),
+                    _ratio(i.infer_ms, ref8.infer_ms if ref8 else None),
+                ]
                 lines.append("| " + " | ".join(cells) + " |")
         if not lines:
             return ""
         head = [
-            f"| model | {a} fp32/int8 (speed-up) | {b or '-'} fp32/int8 (speed-up) "
-            f"| int8 {a}/{b or '-'} |",
-            "|---|---|---|---|",
+            "| model | backend | fp32 ms | int8 ms | speed-up fp32/int8 "
+            f"| int8 / {reference or '-'} int8 |",
+            "|---|---|---|---|---|---|",
         ]
         return "\n".join(head + lines)
 
     def to_markdown(self, title: str = "xpose latency benchmark") -> str:
         """Header, table and notes as a Markdown document."""
-        a, b = self._pair()
-        ratios = f"Ratios are {a}/{b} (above 1: {a} is slower). " if b else ""
+        reference = self.backends[0] if self.backends else "-"
         notes = [
             "`inference`: `est.backend.run(feeds)` alone; `predict`: image in, Poses out. "
-            f"{ratios}`outside inference`: "
-            "1 - inference/predict, the share of predict spent letterboxing, casting and "
-            "decoding. `input`: the H x W fed to each backend (MultiPose on onnxruntime "
-            "follows the image's aspect; its TFLite file is fixed at 256x256).",
+            f"`/ reference`: the time divided by {reference}'s at the same model and precision "
+            "(above 1: slower). `outside inference`: 1 - inference/predict, the share of "
+            "predict spent letterboxing, casting and decoding. `input`: the H x W fed to the "
+            "backend.",
         ]
         if self.skipped:
             notes.append("Not measured: " + "; ".join(self.skipped) + ".")
@@ -471,8 +475,10 @@ def run_bench(
     Args:
         models: catalogue names (default all, :func:`~xpose.list_models`).
         precisions: ``fp32``, ``fp16``, ``int8`` (default all).
-        backends: backend names or aliases (default :data:`BENCH_BACKENDS`); the first two
-            are the table's columns and their ratio.
+        backends: backend names or aliases, each optionally with a device as
+            ``"backend:device"`` (e.g. ``"onnxruntime:cuda"``, ``"openvino:GPU"``; default:
+            :func:`installed_backends`); the first is the reference of the ratios. tensorflow
+            runs fp32 only.
         threads: threads for every backend (the same for all, so the comparison is fair);
             ``None``: each runtime's default.
         image: an image path or ``(H, W, 3)`` uint8 RGB array; ``None``: :func:`bench_image`.
@@ -482,15 +488,16 @@ def run_bench(
         progress: called with a line of text after each model and precision (e.g. ``print``).
 
     Returns:
-        :class:`BenchResult`; combinations missing from the store are listed in its
-        ``skipped``, not measured.
+        :class:`BenchResult`; combinations missing from the store, whose runtime is missing,
+        or that the backend is known to compute wrong (:mod:`xpose.compat`) are listed in
+        its ``skipped`` with the reason, not measured.
 
     Raises:
         ValueError: an unknown model, precision or backend, or a bad ``repeat``/``warmup``.
     """
     model_names = _check_names(models, list_models(), "model(s)")
     precision_names = _check_names(precisions, PRECISIONS, "precision(s)")
-    backend_names = [canonical_backend(b) for b in (backends or BENCH_BACKENDS)]
+    backend_names = [backend_label(b) for b in (backends or installed_backends())]
     if len(set(backend_names)) != len(backend_names):
         raise ValueError(f"backends repeat a name: {backend_names}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
@@ -512,15 +519,20 @@ def run_bench(
         try:
             for precision in precision_names:
                 for backend in backend_names:
+                    name, device = split_device(backend)
+                    if name == _FP32_ONLY and precision != "fp32":
+                        skipped.append(f"{model} {precision} {backend}: it runs fp32 only")
+                        continue
                     try:
                         estimators[f"{precision} {backend}"] = load(
                             model,
-                            backend=backend,
+                            backend=name,
                             precision=precision,
-                            threads=threads,
+                            threads=None if name == _FP32_ONLY else threads,
                             store=store,
+                            device=device,
                         )
-                    except (FileNotFoundError, MissingExtraError) as err:
+                    except (FileNotFoundError, MissingExtraError, UnsupportedModelError) as err:
                         skipped.append(f"{model} {precision} {backend}: {err}")
                         logger.warning("skipping %s %s %s: %s", model, precision, backend, err)
             if not estimators:

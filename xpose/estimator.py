@@ -22,6 +22,7 @@ are importable from here too.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -37,6 +38,7 @@ from xpose import store as _store
 from xpose._closing import Closing
 from xpose.backends import Backend, backend_class, canonical_backend, open_backend
 from xpose.binding import Binding, identify
+from xpose.compat import check_supported
 from xpose.models import MODELS, Head, ModelOptions, ModelSpec, get_spec, list_models
 from xpose.preprocess import Geometry, to_rgb_uint8
 from xpose.results import Poses
@@ -64,9 +66,12 @@ _BACKEND_FORMATS: dict[str, str] = {
     "onnxruntime": "onnx",
     "tflite": "tflite",
     "tensorflow": "savedmodel",
+    "openvino": "onnx",
+    "opencv": "onnx",
 }
 
-#: Model-file suffix -> the only backend that reads it.
+#: Model-file suffix -> the backend that reads it by default (others reading the same format
+#: in ``_BACKEND_FORMATS`` may be asked for).
 _SUFFIX_BACKENDS: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}
 
 _PRECISION_IN_NAME = re.compile(r"-(" + "|".join(_store.PRECISIONS) + r")$")
@@ -117,6 +122,8 @@ class Estimator(Closing):
 
     Raises:
         ValueError: the backend's tensors fit no catalogue model (or not ``spec``).
+        xpose.compat.UnsupportedModelError: the backend is known to compute this model at
+            this precision wrong (:data:`xpose.compat.KNOWN_ISSUES`).
         TypeError: an unknown option name; the message lists the valid ones.
     """
 
@@ -139,6 +146,9 @@ class Estimator(Closing):
             raise ValueError(f"{backend.path}: {err}") from err
         if config is None:
             config = _options(binding.spec, options)
+        check_supported(
+            backend.name, binding.spec.name, precision, getattr(backend, "metadata", None)
+        )
         self._head = _head_class(binding.spec)(
             binding.spec,
             config,
@@ -370,15 +380,25 @@ def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
     folder = root / "savedmodel" / model
     if not folder.is_dir():
         command = _store.convert_command(model, precision, root if store is not None else None)
-        raise FileNotFoundError(
+        raise _store.ModelNotConvertedError(
             f"{model} has no SavedModel in the model store {root}; build it with `{command}`"
         )
     return folder
 
 
-def _check_providers(providers: Any, backend: str) -> None:
-    if providers is not None and backend != "onnxruntime":
-        raise ValueError(f"providers is an onnxruntime option; the {backend!r} backend takes none")
+def _check_backend_options(options: Mapping[str, Any], backend: str) -> None:
+    """Refuse options the backend's class does not take, listing the ones it does."""
+    takes = [
+        name
+        for name in inspect.signature(backend_class(backend).__init__).parameters
+        if name not in ("self", "path", "threads")
+    ]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise ValueError(
+            f"{', '.join(unknown)}: not an option of the {backend!r} backend; it takes "
+            f"{', '.join(takes) or 'none'} (and threads)"
+        )
 
 
 def _backend_for_path(path: Path, backend: str) -> str:
@@ -401,7 +421,7 @@ def _backend_for_path(path: Path, backend: str) -> str:
                 f"folder, got a {path.suffix or 'suffix-less'} file"
             )
         what = f"a {path.suffix.lower()} file"
-    if backend == needed:
+    if backend == needed or _BACKEND_FORMATS.get(backend) == _BACKEND_FORMATS.get(needed):
         return backend
     if backend == DEFAULT_BACKEND:
         logger.info("%s is %s: running it on the %r backend", path, what, needed)
@@ -417,6 +437,8 @@ def load(
     store: str | os.PathLike[str] | None = None,
     threads: int | None = None,
     providers: list[Any] | None = None,
+    device: str | None = None,
+    backend_options: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Estimator:
     """Load a pose model by catalogue name or from a file.
@@ -438,6 +460,12 @@ def load(
         store: the model store folder; default ``$XPOSE_HOME`` (see :mod:`xpose.store`).
         threads: runtime threads; ``None`` for the runtime's default.
         providers: onnxruntime execution providers (onnxruntime only).
+        device: where the backend runs: onnxruntime ``"cpu"`` (default), ``"cuda"``,
+            ``"tensorrt"``; openvino ``"CPU"`` (default), ``"GPU"``, ``"NPU"``, ``"AUTO"``;
+            opencv ``"cpu"`` (default), ``"cuda"``. tflite and tensorflow take none. An
+            absent device is an error, never a silent fall-back to the CPU.
+        backend_options: more keyword arguments for the backend's class (e.g. openvino's
+            ``hint="throughput"``, onnxruntime's ``graph_optimization_level``).
         **options: model options, checked against the model:
 
             - MoveNet MultiPose: ``multipose_long_side=256`` (the input's long side when the
@@ -463,14 +491,16 @@ def load(
         xpose.errors.MissingExtraError: the backend's runtime is not installed.
     """
     backend_name = canonical_backend(backend)
-    backend_options: dict[str, Any] = {}
+    opened_options: dict[str, Any] = dict(backend_options or {})
     if providers is not None:
-        backend_options["providers"] = providers
+        opened_options["providers"] = providers
+    if device is not None:
+        opened_options["device"] = device
     if _is_path(name_or_path):
         path = Path(name_or_path).expanduser()
         _check_precision(precision)
         backend_name = _backend_for_path(path, backend_name)
-        _check_providers(providers, backend_name)
+        _check_backend_options(opened_options, backend_name)
         match = _PRECISION_IN_NAME.search(path.stem if path.is_file() else path.name)
         file_precision = match.group(1) if match else None
         spec = None
@@ -478,12 +508,12 @@ def load(
         spec = get_spec(str(name_or_path))
         _check_precision(precision)
         typed = _options(spec, options)
-        _check_providers(providers, backend_name)
+        _check_backend_options(opened_options, backend_name)
         # a missing runtime is the first thing to fix: say so before looking for the file
         backend_class(backend_name).requirement.load(f"the {backend_name!r} backend")
         path = _locate(spec.name, backend_name, precision, store)
         file_precision = precision
-    opened = open_backend(backend_name, path, threads=threads, **backend_options)
+    opened = open_backend(backend_name, path, threads=threads, **opened_options)
     try:
         if spec is None:
             return Estimator(opened, precision=file_precision, **options)

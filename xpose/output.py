@@ -15,21 +15,21 @@ renames into place, so the target only ever holds a complete, valid file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from xpose.atomic import AtomicFile, CompleteOrNothing
 from xpose.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
 from xpose.results import Poses
 
@@ -220,13 +220,15 @@ def coco_entries(
     return out
 
 
-class RecordWriter:
+class RecordWriter(CompleteOrNothing):
     """Writes records to a file crash-safely, or to standard output (path ``"-"``).
 
-    A file is written to a hidden temporary file in the target's folder (created if needed)
-    and renamed onto the target by :meth:`close`; :meth:`abort` deletes it instead, leaving
-    any earlier target untouched. As a context manager it closes (keeping every record
-    written) on success and on ``KeyboardInterrupt``, and aborts on any other exception.
+    A file is written through an :class:`~xpose.atomic.AtomicFile` (a hidden temporary file in
+    the target's folder, created if needed) renamed onto the target by :meth:`close`;
+    :meth:`abort` deletes it instead, leaving any earlier target untouched. As a context manager
+    it closes on success, aborts on an error, and on ``KeyboardInterrupt`` keeps the records
+    written so far (each one whole): at the target if there was none, else beside it as
+    ``<stem>.partial<suffix>`` (an existing file is only ever replaced by a complete result).
 
     Args:
         path: the target file, or ``"-"`` for standard output.
@@ -234,25 +236,23 @@ class RecordWriter:
 
     Attributes:
         records: how many records were written.
+        saved_to: where the file went once closed (the target, or the partial name).
+
+    Raises:
+        xpose.errors.OutputError: ``path`` is a folder, or a part of its folder path is a file.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, stream: IO[str] | None = None) -> None:
         self.path: Path | None = None if os.fspath(path) == "-" else Path(path)
         self.records = 0
-        self._tmp: Path | None = None
+        self.saved_to: Path | None = None
+        self._file: AtomicFile | None = None
         self._closed = False
         if self.path is None:
             self._out: IO[str] = stream if stream is not None else sys.stdout
         else:
-            if self.path.is_dir():
-                raise ValueError(f"cannot write {self.path}: it is a folder, expected a file name")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            self._tmp = Path(tmp)
-            _make_readable(self._tmp)
-            self._out = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            self._file = AtomicFile(self.path, partial_ok=True)
+            self._out = self._file.open("w", encoding="utf-8", newline="\n")
         self._start()
 
     @property
@@ -281,60 +281,40 @@ class RecordWriter:
         self.records += 1
         self._out.flush()
 
-    def close(self) -> None:
-        """Finish the output validly and, for a file, rename it onto the target."""
+    def close(self, *, partial: bool = False) -> None:
+        """Finish the output validly and, for a file, rename it into place.
+
+        Args:
+            partial: the run was interrupted: an existing target is kept and the records go
+                to ``<stem>.partial<suffix>`` beside it (see :func:`xpose.atomic.partial_name`).
+        """
         if self._closed:
             return
         self._closed = True
-        try:
+        if self._file is None:
             self._finish()
             self._out.flush()
-        finally:
-            if self._tmp is not None:
-                self._out.close()
-        if self._tmp is not None and self.path is not None:
-            try:
-                os.replace(self._tmp, self.path)
-            except OSError:
-                self._tmp.unlink(missing_ok=True)
-                raise
-            self._tmp = None
+            return
+        try:
+            self._finish()
+        except BaseException:
+            self._file.discard()
+            raise
+        self.saved_to = self._file.commit(partial=partial)
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the target is left as it was."""
         if self._closed:
             return
         self._closed = True
-        if self._tmp is not None:
-            self._out.close()
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
+        if self._file is not None:
+            self._file.discard()
         else:
-            self._out.flush()
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
-            self.close()
-        else:
-            self.abort()
+            with contextlib.suppress(BrokenPipeError):
+                self._out.flush()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, records={self.records})"
-
-
-def _make_readable(path: Path) -> None:
-    """Give a ``mkstemp`` file (mode 0600) the mode a new file would get (0666 less umask)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _dumps(value: Any) -> str:
@@ -389,23 +369,18 @@ def open_writer(
 
 
 def write_image(path: str | os.PathLike[str], image_rgb: npt.NDArray[np.uint8]) -> Path:
-    """Save an RGB image atomically (temporary file, then rename); the format follows the suffix.
+    """Save an RGB image atomically (see :mod:`xpose.atomic`); the format follows the suffix.
+
+    An interrupted write leaves nothing: a half-written image is not a result.
 
     Raises:
         ValueError: OpenCV cannot encode that format.
+        xpose.errors.OutputError: ``path`` is a folder, or a part of its folder path is a file.
     """
     target = Path(path)
     ok, data = cv2.imencode(target.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"cannot write {target}: OpenCV cannot encode {target.suffix!r} images")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        _make_readable(Path(tmp))
-        with open(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(target) as file:
+        file.open("wb").write(data.tobytes())
     return target

@@ -18,10 +18,9 @@ score difference
 MoveNet MultiPose returns people in no fixed order and may return a different number of them,
 so each reference person is matched to the nearest unmatched candidate person (smallest mean
 keypoint distance over all 17 keypoints); people left over on either side are counted in
-:attr:`PairDiff.unmatched`. Its ONNX file takes any input size (following the image's aspect)
-while its TFLite file is pinned at 256x256; so that both run the same computation, images are
-zero-padded at the bottom and right to a square before prediction for models with a free input
-size (keypoint pixels are unchanged by that padding).
+:attr:`PairDiff.unmatched`. Images are predicted as given, with the default options: the same
+call must give the same people on every backend (MultiPose runs a 256x256 input by default on
+every file, see :class:`~xpose.models.movenet.MultiPoseOptions`).
 
 >>> from xpose.parity import measure_parity, tolerance_for
 >>> result = measure_parity("movenet-lightning", "fp32", images=["person.jpg"])  # doctest: +SKIP
@@ -41,7 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from xpose.backends import canonical_backend
+from xpose.backends import backend_label, split_device
+from xpose.compat import UnsupportedModelError
 from xpose.estimator import Estimator, load
 from xpose.models import get_spec
 from xpose.preprocess import to_rgb_uint8
@@ -239,16 +239,19 @@ class ParityResult:
         model, precision: what was compared.
         backends: the canonical backend names, the reference first.
         pairs: one :class:`PairDiff` per (reference, other backend) pair.
+        refused: backend -> why it refused this model and precision
+            (:data:`xpose.compat.KNOWN_ISSUES`); refused backends are not in ``backends``.
     """
 
     model: str
     precision: str
     backends: tuple[str, ...]
     pairs: tuple[PairDiff, ...]
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     def pair(self, a: str, b: str) -> PairDiff:
         """The comparison of backends ``a`` and ``b`` (names or aliases, either order)."""
-        want = {canonical_backend(a), canonical_backend(b)}
+        want = {backend_label(a), backend_label(b)}
         for p in self.pairs:
             if {p.reference, p.candidate} == want:
                 return p
@@ -268,6 +271,7 @@ class ParityResult:
             "precision": self.precision,
             "backends": list(self.backends),
             "pairs": [p.to_dict() for p in self.pairs],
+            "refused": dict(self.refused),
         }
 
 
@@ -284,17 +288,6 @@ def default_images(root: str | os.PathLike[str] | None = None) -> list[Path]:
         (base.parent / "shared" / "data" / "coco_val2017", "*.jpg"),
     )
     return [p for folder, pattern in patterns for p in sorted(folder.glob(pattern))]
-
-
-def _pad_square(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Zero-pad an image at the bottom and right to a square (pixel coordinates unchanged)."""
-    h, w = image.shape[:2]
-    side = max(h, w)
-    if h == w:
-        return image
-    out = np.zeros((side, side, image.shape[2]), image.dtype)
-    out[:h, :w] = image
-    return out
 
 
 def _match_people(ref: Poses, cand: Poses) -> list[tuple[int, int]]:
@@ -400,28 +393,39 @@ def measure_parity(
         xpose.errors.MissingExtraError: a backend's runtime is not installed.
     """
     spec = get_spec(model)
-    names = list(dict.fromkeys(canonical_backend(b) for b in backends))
+    names = list(dict.fromkeys(backend_label(b) for b in backends))
     if len(names) < 2:
         raise ValueError(f"parity needs at least two different backends, got {list(backends)}")
     paths = default_images() if images is None else list(images)
     if not paths:
         raise ValueError("parity needs at least one image; none were given or found")
     pictures = [to_rgb_uint8(p) for p in paths]
-    if spec.dynamic_size:
-        pictures = [_pad_square(p) for p in pictures]
 
     given = dict(estimators or {})
     opened: dict[str, Estimator] = {}
+    refused: dict[str, str] = {}
     try:
         for name in names:
             if name in given:
                 opened[name] = given[name]
-            else:
-                # TensorFlow's thread pools are process-wide: it takes no per-model setting.
-                n_threads = None if name == "tensorflow" else threads
+                continue
+            backend, device = split_device(name)
+            # TensorFlow's thread pools are process-wide: it takes no per-model setting.
+            n_threads = None if backend == "tensorflow" else threads
+            try:
                 opened[name] = load(
-                    model, name, precision, store=store, threads=n_threads, **dict(options or {})
+                    model,
+                    backend,
+                    precision,
+                    store=store,
+                    threads=n_threads,
+                    device=device,
+                    **dict(options or {}),
                 )
+            except UnsupportedModelError as err:
+                if name == names[0]:
+                    raise
+                refused[name] = str(err)
         predictions = {name: [est.predict(p) for p in pictures] for name, est in opened.items()}
     finally:
         for name, est in opened.items():
@@ -430,11 +434,12 @@ def measure_parity(
 
     reference = names[0]
     pairs = []
-    for other in names[1:]:
+    for other in [n for n in names[1:] if n not in refused]:
         pairs.append(
             compare_predictions(
                 pictures, predictions[reference], predictions[other], (reference, other)
             )
         )
         logger.debug("%s %s %s vs %s: %s", model, precision, reference, other, pairs[-1].to_dict())
-    return ParityResult(spec.name, precision, tuple(names), tuple(pairs))
+    kept = tuple(n for n in names if n not in refused)
+    return ParityResult(spec.name, precision, kept, tuple(pairs), refused)

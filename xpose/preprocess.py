@@ -25,23 +25,95 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CropBox", "Geometry", "Letterbox", "crop_and_resize", "letterbox", "to_rgb_uint8"]
+from xpose.imagesize import header_size
+
+__all__ = [
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_PIXELS",
+    "CropBox",
+    "Geometry",
+    "Letterbox",
+    "crop_and_resize",
+    "letterbox",
+    "max_image_pixels",
+    "to_rgb_uint8",
+]
 
 ImageLike = npt.NDArray[np.uint8] | str | os.PathLike[str]
 
 
+#: The most pixels (width x height) an image file may hold to be decoded; ``None``: the value of
+#: the environment variable ``XPOSE_MAX_IMAGE_PIXELS`` if set, else
+#: :data:`DEFAULT_MAX_IMAGE_PIXELS`. Checked from the file's header before decoding (see
+#: :func:`max_image_pixels`). ``xpose predict --max-pixels N`` sets it.
+MAX_IMAGE_PIXELS: int | None = None
+
+#: The default pixel limit: 250 million pixels (e.g. 20000 x 12500), about 750 MB decoded.
+DEFAULT_MAX_IMAGE_PIXELS = 250_000_000
+
+_HEADER_BYTES = 1 << 16
+
+
+def max_image_pixels() -> int:
+    """The pixel limit in force: :data:`MAX_IMAGE_PIXELS`, ``$XPOSE_MAX_IMAGE_PIXELS`` or the default.
+
+    Raises:
+        ValueError: ``XPOSE_MAX_IMAGE_PIXELS`` is not a positive integer.
+    """
+    if MAX_IMAGE_PIXELS is not None:
+        return int(MAX_IMAGE_PIXELS)
+    text = os.environ.get("XPOSE_MAX_IMAGE_PIXELS", "").strip()
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"XPOSE_MAX_IMAGE_PIXELS must be a positive integer, got {text!r}")
+    return value
+
+
+def _opencv_limit() -> int:
+    """OpenCV's own pixel limit (``OPENCV_IO_MAX_IMAGE_PIXELS``, default 2**30)."""
+    try:
+        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+    except ValueError:
+        return 1 << 30
+
+
 def _read_image(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise FileNotFoundError(
+            f"cannot read image {str(p)!r}: it is a broken symbolic link "
+            f"(to {os.readlink(p)!r}, which does not exist)"
+        )
     if not p.exists():
         raise FileNotFoundError(f"image file not found: {str(p)!r}")
     if not p.is_file():
         raise ValueError(
             f"cannot read image {str(p)!r}: expected a file, got a directory or device"
         )
+    with open(p, "rb") as f:
+        head = f.read(_HEADER_BYTES)
+    size = header_size(head)
+    limit = max_image_pixels()
+    if size is not None and size[0] * size[1] > limit:
+        raise ValueError(
+            f"cannot read image {str(p)!r}: {size[0]}x{size[1]} is {size[0] * size[1]:,} pixels, "
+            f"above the limit of {limit:,}; raise it with --max-pixels N, the environment "
+            "variable XPOSE_MAX_IMAGE_PIXELS, or xpose.preprocess.MAX_IMAGE_PIXELS"
+        )
     data = np.fromfile(p, dtype=np.uint8)
     if data.size == 0:
         raise ValueError(f"cannot read image {str(p)!r}: the file is empty")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if (bgr is None or bgr.size == 0) and size is not None and size[0] * size[1] > _opencv_limit():
+        raise ValueError(
+            f"cannot read image {str(p)!r}: {size[0]}x{size[1]} is above OpenCV's own limit; "
+            "set the environment variable OPENCV_IO_MAX_IMAGE_PIXELS before xpose starts"
+        )
     if bgr is None or bgr.size == 0:
         raise ValueError(
             f"cannot read image {str(p)!r}: OpenCV could not decode it "
@@ -59,8 +131,10 @@ def to_rgb_uint8(image: ImageLike | Any) -> npt.NDArray[np.uint8]:
     image file (read with OpenCV and converted from BGR to RGB).
 
     Raises:
-        FileNotFoundError: the path does not exist.
-        ValueError: the file is empty or undecodable, or the array has the wrong shape.
+        FileNotFoundError: the path does not exist (or is a broken symbolic link).
+        ValueError: the file is empty or undecodable, holds more pixels than
+            :func:`max_image_pixels` (checked from its header, before decoding), or the array
+            has the wrong shape.
         TypeError: the array is not uint8, or the argument is not an image at all.
     """
     if isinstance(image, (str, os.PathLike)):

@@ -8,7 +8,8 @@ Layout under the store folder (``$XPOSE_HOME``, default ``~/.cache/xpose``)::
     sources/         the verified TF.js sources (kept so a re-run needs no download)
     savedmodel/      intermediate TF SavedModels
 
-Every write is atomic (temporary file, then rename).
+Every write goes through :class:`xpose.atomic.AtomicFile` (temporary file, then rename): an
+interrupted or failed write leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -16,19 +17,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from xpose.atomic import AtomicFile
+from xpose.errors import ModelFileError, ModelNotConvertedError
+
+__all__ = [
+    "FORMATS",
+    "MANIFEST",
+    "PRECISIONS",
+    "Manifest",
+    "ModelFileError",
+    "ModelNotConvertedError",
+    "atomic_path",
+    "default_store",
+    "locate",
+    "relpath",
+    "resolve_store",
+    "sha256_file",
+    "write_json_atomic",
+]
+
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 FORMATS: tuple[str, ...] = ("onnx", "tflite")
 MANIFEST = "manifest.json"
-
-
-class ModelFileError(ValueError):
-    """A converted model file is corrupt or does not match its manifest entry."""
 
 
 def default_store() -> Path:
@@ -65,19 +80,11 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception, Ctrl-C included, the temporary file is removed and ``target`` is left as
+    it was (a half-written model is never kept). See :mod:`xpose.atomic`.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with AtomicFile(target) as file:
+        yield file.path
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
@@ -99,12 +106,20 @@ class Manifest:
         if not path.exists():
             return cls(root)
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ModelFileError(
                 f"{path} is unreadable ({err}); delete it and run `xpose convert` again"
             ) from err
-        return cls(root, dict(data.get("files", {})))
+        files = data.get("files", {}) if isinstance(data, dict) else None
+        if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in files.items()
+        ):
+            raise ModelFileError(
+                f"{path} is not a model store manifest (expected a JSON object whose 'files' maps "
+                "paths to entries); delete it and run `xpose convert` again"
+            )
+        return cls(root, dict(files))
 
     def save(self) -> None:
         write_json_atomic(self.store / MANIFEST, {"format": 1, "files": self.files})
@@ -140,7 +155,8 @@ def locate(
     """The path of a converted file, checked against its manifest entry.
 
     Raises:
-        FileNotFoundError: not converted yet (the message gives the command that converts it).
+        ModelNotConvertedError: not converted yet (a ``FileNotFoundError``; the message gives
+            the command that converts it).
         ModelFileError: the file's sha256 no longer matches the manifest (corrupt or tampered).
     """
     root = resolve_store(store)
@@ -149,7 +165,7 @@ def locate(
     manifest = Manifest.load(root)
     entry = manifest.entry(rel)
     if entry is None or not path.is_file():
-        raise FileNotFoundError(
+        raise ModelNotConvertedError(
             f"{model} ({precision}, {fmt}) is not in the model store {root}; convert it with "
             f"`{convert_command(model, precision, root if store is not None else None)}`"
         )

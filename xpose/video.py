@@ -15,13 +15,11 @@ import logging
 import math
 import os
 import queue
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import cv2
@@ -29,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xpose._closing import Closing
+from xpose.atomic import AtomicFile, CompleteOrNothing
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +83,13 @@ class FrameSource(Closing):
         drop_frames: when the queue is full, drop the oldest frame rather than wait for the
             consumer (keeps a live source live). Default: ``True`` for cameras, else ``False``.
 
+    A file that ends before the number of frames its header gives (:attr:`frame_count`) is
+    logged as a warning; :attr:`frames_read` then stays below :attr:`frame_count`.
+
     Raises:
         FileNotFoundError: a path that does not exist.
-        ValueError: a video or camera that cannot be opened, or a bad argument.
+        ValueError: a video or camera that cannot be opened, a negative camera index, or a
+            bad argument.
         TypeError: a source of an unsupported type.
     """
 
@@ -109,6 +112,8 @@ class FrameSource(Closing):
         self._capture_fps: float | None = None
         self.frame_count: int | None = None
         """Number of frames, where known in advance (``None`` for cameras and streams)."""
+        self.frames_read = 0
+        """Frames decoded so far; below :attr:`frame_count` at the end if the file is cut short."""
 
         if isinstance(source, (bool, bytes, bytearray)):
             raise TypeError(
@@ -116,6 +121,9 @@ class FrameSource(Closing):
                 f"got {type(source).__name__}"
             )
         if isinstance(source, (int, np.integer)):
+            if int(source) < 0:
+                # OpenCV's VideoCapture(-1) crashes the process on some systems.
+                raise ValueError(f"camera index must be >= 0 (0 is the first camera), got {source}")
             self.name = f"camera {int(source)}"
             self._is_camera = True
             self._capture = cv2.VideoCapture(int(source))
@@ -279,6 +287,13 @@ class FrameSource(Closing):
         while not self._stop.is_set():
             ok, bgr = cap.read()
             if not ok or bgr is None:
+                if self.frame_count is not None and index < self.frame_count:
+                    logger.warning(
+                        "%s: read %d of %d frames; the file is truncated or damaged",
+                        self.name,
+                        index,
+                        self.frame_count,
+                    )
                 return
             now = time.monotonic()
             if self._fps_override is not None:
@@ -298,8 +313,9 @@ class FrameSource(Closing):
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
             else:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            yield index, t, rgb
             index += 1
+            self.frames_read = index
+            yield index - 1, t, rgb
 
 
 #: Codec (fourcc) by file extension.
@@ -307,21 +323,23 @@ _CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 def _discard(state: dict[str, Any]) -> None:
-    """Release the writer and delete the temporary file (also run if never closed)."""
+    """Release the encoder and delete the temporary file (also run if never closed)."""
     writer = state.pop("writer", None)
     if writer is not None:
         writer.release()
-    tmp = state.pop("tmp", None)
-    if tmp is not None:
-        Path(tmp).unlink(missing_ok=True)
+    file = state.pop("file", None)
+    if file is not None:
+        file.discard()
 
 
-class VideoWriter:
+class VideoWriter(CompleteOrNothing):
     """Writes RGB frames to a video file, atomically.
 
     Frames go to a hidden temporary file in the target's directory, renamed to ``path`` by
-    :meth:`close`. If an exception leaves the ``with`` block (or the writer is dropped without
-    :meth:`close`), the temporary file is deleted and nothing appears under ``path``.
+    :meth:`close` (see :mod:`xpose.atomic` for the rules). If an error leaves the ``with`` block
+    (or the writer is dropped without :meth:`close`), the temporary file is deleted and nothing
+    appears under ``path``. On ``KeyboardInterrupt`` the frames so far are kept: at ``path``
+    if it did not exist, else beside it as ``<stem>.partial<suffix>``.
 
     Args:
         path: the target, ``.mp4`` (codec ``mp4v``) or ``.avi`` (``MJPG``); its directory must
@@ -360,30 +378,15 @@ class VideoWriter:
         self.fourcc = fourcc
         self.frames_written = 0
         self._size: tuple[int, int] | None = None
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=suffix, dir=self.path.parent
-        )
-        os.close(fd)
-        self._state: dict[str, Any] = {"tmp": tmp, "writer": None}
+        file = AtomicFile(self.path, suffix=suffix or ".tmp", partial_ok=True)
+        self._state: dict[str, Any] = {"file": file, "writer": None}
+        self.saved_to: Path | None = None
+        """Where :meth:`close` put the file (``path``, or a partial name beside it)."""
         self._finalizer = weakref.finalize(self, _discard, self._state)
         self._closed = False
 
     def __repr__(self) -> str:
         return f"VideoWriter({str(self.path)!r}, fps={self.fps:g}, frames={self.frames_written})"
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def write(self, frame_rgb: npt.ArrayLike) -> None:
         """Append one ``(H, W, 3)`` uint8 RGB frame."""
@@ -393,7 +396,10 @@ class VideoWriter:
         h, w = frame.shape[:2]
         if self._size is None:
             writer = cv2.VideoWriter(
-                self._state["tmp"], cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h)
+                str(self._state["file"].path),
+                cv2.VideoWriter_fourcc(*self.fourcc),
+                self.fps,
+                (w, h),
             )
             if not writer.isOpened():
                 writer.release()
@@ -411,8 +417,13 @@ class VideoWriter:
         self._state["writer"].write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames_written += 1
 
-    def close(self) -> None:
-        """Finish the file and move it to ``path``. With no frame written, nothing is saved."""
+    def close(self, *, partial: bool = False) -> None:
+        """Finish the file and move it to ``path``. With no frame written, nothing is saved.
+
+        Args:
+            partial: the run was interrupted: an existing ``path`` is kept and the frames so
+                far go to ``<stem>.partial<suffix>`` beside it.
+        """
         if self._closed:
             return
         self._closed = True
@@ -423,13 +434,9 @@ class VideoWriter:
             logger.warning("no frames written: %s not created", self.path)
             self._finalizer()
             return
-        try:
-            os.replace(self._state["tmp"], self.path)
-        except OSError:
-            self._finalizer()
-            raise
-        del self._state["tmp"]
+        file = self._state.pop("file")
         self._finalizer.detach()
+        self.saved_to = file.commit(partial=partial)
 
     def abort(self) -> None:
         """Stop writing and delete the partial file; nothing appears under ``path``."""

@@ -1,4 +1,6 @@
-"""Tests for the backend registry and the onnxruntime, TFLite and TensorFlow backends."""
+"""Tests for the backend registry and the onnxruntime, TFLite, TensorFlow, OpenVINO and OpenCV
+backends. No GPU is needed: the GPU paths are checked against fakes of the runtimes' device
+lists (what reaches the runtime, and the errors when a device is absent)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -26,6 +29,9 @@ from xpose.backends import (
 
 RNG_SEED = 1234
 
+#: Backends that run ``.onnx`` files.
+ONNX_BACKENDS = ("onnxruntime", "openvino", "opencv")
+
 
 def _image(height: int, width: int, seed: int = RNG_SEED) -> np.ndarray:
     return np.random.default_rng(seed).random((1, height, width, 3), dtype=np.float32)
@@ -37,7 +43,7 @@ def _image(height: int, width: int, seed: int = RNG_SEED) -> np.ndarray:
 
 
 def test_list_backends_reports_every_backend_in_order() -> None:
-    assert list_backends() == ["onnxruntime", "tflite", "tensorflow"]
+    assert list_backends() == ["onnxruntime", "tflite", "tensorflow", "openvino", "opencv"]
 
 
 @pytest.mark.parametrize(
@@ -52,6 +58,11 @@ def test_list_backends_reports_every_backend_in_order() -> None:
         ("tfl", "tflite"),
         ("tensorflow", "tensorflow"),
         ("tf", "tensorflow"),
+        ("openvino", "openvino"),
+        ("ov", "openvino"),
+        ("opencv", "opencv"),
+        ("cv2", "opencv"),
+        ("cv", "opencv"),
     ],
 )
 def test_aliases_resolve_to_canonical_names(alias: str, canonical: str) -> None:
@@ -63,7 +74,8 @@ def test_unknown_backend_lists_valid_names_and_aliases(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown backend 'tensorrt'.*onnxruntime.*tflite.*ort"):
         canonical_backend("tensorrt")
     with pytest.raises(
-        ValueError, match=r"valid backends: \['onnxruntime', 'tflite', 'tensorflow'\]"
+        ValueError,
+        match=r"valid backends: \['onnxruntime', 'tflite', 'tensorflow', 'openvino', 'opencv'\]",
     ):
         open_backend("tensorrt", tmp_path / "model.onnx")
 
@@ -76,7 +88,13 @@ def test_backend_name_must_be_a_string() -> None:
 def test_backend_status_covers_every_backend() -> None:
     status = backend_status()
     assert list(status) == list_backends()
-    modules = {"onnxruntime": "onnxruntime", "tflite": "ai_edge_litert", "tensorflow": "tensorflow"}
+    modules = {
+        "onnxruntime": "onnxruntime",
+        "tflite": "ai_edge_litert",
+        "tensorflow": "tensorflow",
+        "openvino": "openvino",
+        "opencv": "cv2",
+    }
     for name, module in modules.items():
         installed = importlib.util.find_spec(module) is not None
         assert (status[name] is None) == installed
@@ -94,6 +112,11 @@ def test_backend_status_covers_every_backend() -> None:
             "tensorflow",
             ["tensorflow"],
             r"the 'tensorflow' backend needs tensorflow: pip install 'xpose\[convert\]'",
+        ),
+        (
+            "openvino",
+            ["openvino"],
+            r"the 'openvino' backend needs openvino: pip install 'xpose\[openvino\]'",
         ),
         (
             "onnxruntime",
@@ -124,7 +147,8 @@ def test_importing_backends_imports_no_runtime() -> None:
         "import sys, xpose.backends as b\n"
         "b.list_backends(); b.backend_status()\n"
         "for name in b.list_backends(): b.backend_class(name)\n"
-        "heavy = [m for m in ('tensorflow', 'ai_edge_litert', 'onnxruntime') if m in sys.modules]\n"
+        "heavy = [m for m in ('tensorflow', 'ai_edge_litert', 'onnxruntime', 'openvino')\n"
+        "         if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run(
@@ -144,7 +168,7 @@ def any_backend(request: pytest.FixtureRequest) -> tuple[str, Path, str, str, fl
     name = request.param
     if backend_status()[name] is not None:
         pytest.skip(backend_status()[name])
-    if name == "onnxruntime":
+    if name in ONNX_BACKENDS:
         return name, request.getfixturevalue("onnx_mul2_path"), "x", "y", 0.0
     models = request.getfixturevalue("tiny_tf_models")
     path = models.tflite if name == "tflite" else models.saved_model
@@ -272,10 +296,13 @@ def test_onnxruntime_runs_from_several_threads(onnx_mul2_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_concurrent(backend: Backend, input_name: str, output_name: str, offset: float) -> int:
+def _check_concurrent(
+    backend: Backend, input_name: str, output_name: str, offset: float, alive: str = "interpreters"
+) -> int:
     """Run from 4 threads at once, each with its own sizes and values, and check every answer.
 
-    Returns the backend's ``interpreters`` count (0 if it has none) while all 4 threads live.
+    Returns ``len(backend.<alive>)`` (or the backend's ``interpreters`` count; 0 if it has
+    none) while all 4 threads live.
     """
     workers = 4
     barrier = threading.Barrier(workers)
@@ -292,7 +319,8 @@ def _check_concurrent(backend: Backend, input_name: str, output_name: str, offse
             checked += 1
             if step == 0:
                 barrier.wait(timeout=30)
-                seen.append(getattr(backend, "interpreters", 0))
+                count = getattr(backend, alive, 0)
+                seen.append(count if isinstance(count, int) else len(count))
         return checked
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -409,3 +437,244 @@ def test_onnxruntime_spinning_option(onnx_mul2_path, spinning, expected):
     with OnnxRuntimeBackend(onnx_mul2_path, threads=2, spinning=spinning) as be:
         options = be._session.get_session_options()
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU paths of onnxruntime, without a GPU: fakes of its provider list and session
+# ---------------------------------------------------------------------------------------------
+
+
+class _FakeSession:
+    """Stands in for ``onnxruntime.InferenceSession``: records the providers it was given and
+    reports ``uses`` as the providers it runs on (``None``: all it was given)."""
+
+    made: ClassVar[list[list[Any]]] = []
+    uses: ClassVar[list[str] | None] = None
+
+    def __init__(self, path: str, sess_options: Any = None, providers: Any = None) -> None:
+        type(self).made.append(list(providers))
+        self._providers = [p if isinstance(p, str) else p[0] for p in providers]
+
+    def get_providers(self) -> list[str]:
+        return list(self.uses) if self.uses is not None else self._providers
+
+    def get_inputs(self) -> list[Any]:
+        return []
+
+    def get_outputs(self) -> list[Any]:
+        return []
+
+
+@pytest.fixture
+def fake_gpu_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> type[_FakeSession]:
+    import onnxruntime as ort
+
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: gpu)
+    monkeypatch.setattr(ort, "InferenceSession", _FakeSession)
+    monkeypatch.setattr(_FakeSession, "made", [])
+    monkeypatch.setattr(_FakeSession, "uses", None)
+    return _FakeSession
+
+
+@pytest.mark.parametrize(
+    ("device", "providers"),
+    [
+        ("cuda", ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        (
+            "tensorrt",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
+        ("CPU", ["CPUExecutionProvider"]),
+    ],
+)
+def test_onnxruntime_device_reaches_the_session(
+    fake_gpu_onnxruntime: type[_FakeSession], onnx_mul2_path: Path, device: str, providers: list
+) -> None:
+    with open_backend("onnxruntime", onnx_mul2_path, device=device) as backend:
+        assert backend.providers == providers
+    assert fake_gpu_onnxruntime.made == [providers]
+
+
+def test_onnxruntime_gpu_that_falls_back_to_cpu_is_an_error(
+    fake_gpu_onnxruntime: type[_FakeSession], onnx_mul2_path: Path
+) -> None:
+    fake_gpu_onnxruntime.uses = ["CPUExecutionProvider"]
+    with pytest.raises(ValueError, match=r"could not start CUDAExecutionProvider.*device='cpu'"):
+        open_backend("onnxruntime", onnx_mul2_path, device="cuda")
+
+
+def test_onnxruntime_device_errors_on_this_machine(onnx_mul2_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA: the error for its absence cannot show here")
+    with pytest.raises(ValueError, match=r"unavailable execution provider 'CUDAExecutionProvider'"):
+        open_backend("onnxruntime", onnx_mul2_path, device="cuda")
+    with pytest.raises(ValueError, match=r"unknown onnxruntime device 'gpu'.*'tensorrt'"):
+        open_backend("onnxruntime", onnx_mul2_path, device="gpu")
+    with pytest.raises(ValueError, match="either device or providers"):
+        open_backend("onnxruntime", onnx_mul2_path, device="cpu", providers=["CPU"])
+
+
+# ---------------------------------------------------------------------------------------------
+# openvino
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openvino_ready() -> None:
+    if backend_status()["openvino"] is not None:
+        pytest.skip(backend_status()["openvino"])
+
+
+def test_openvino_runs_from_several_threads(openvino_ready: None, onnx_mul2_path: Path) -> None:
+    with open_backend("openvino", onnx_mul2_path, threads=1, hint="throughput") as backend:
+        # one infer request per live thread: the 4 workers'
+        assert _check_concurrent(backend, "x", "y", 0.0, alive="_requests") == 4
+        assert backend.properties["PERFORMANCE_HINT"] == "THROUGHPUT"
+
+
+def test_openvino_defaults_to_f32_on_the_cpu(openvino_ready: None, onnx_mul2_path: Path) -> None:
+    with open_backend("ov", onnx_mul2_path, threads=2) as backend:
+        assert backend.device == "CPU"
+        compiled = backend._compiled
+        assert str(compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
+        assert str(compiled.get_property("PERFORMANCE_HINT")) == "LATENCY"
+        assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2
+
+
+def test_openvino_options_are_checked(openvino_ready: None, onnx_mul2_path: Path) -> None:
+    import openvino as ov
+
+    present = ov.Core().available_devices
+    if any(d.startswith("GPU") for d in present):
+        pytest.skip("this machine has an OpenVINO GPU: the error for its absence cannot show")
+    with pytest.raises(ValueError, match=r"OpenVINO device 'GPU' is not available.*\['CPU'"):
+        open_backend("openvino", onnx_mul2_path, device="GPU")
+    with pytest.raises(ValueError, match=r"unknown OpenVINO hint 'fast'.*'throughput'"):
+        open_backend("openvino", onnx_mul2_path, hint="fast")
+    with pytest.raises(TypeError, match="device must be a non-empty string"):
+        open_backend("openvino", onnx_mul2_path, device="")
+
+
+class _FakeCore:
+    """An ``openvino.Core`` that reports a GPU and compiles for the CPU, recording the call."""
+
+    compiled: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def __init__(self) -> None:
+        import openvino as ov
+
+        self._core = ov.Core()
+        self.available_devices = ["CPU", "GPU.0", "NPU"]
+
+    def read_model(self, path: str) -> Any:
+        return self._core.read_model(path)
+
+    def compile_model(self, model: Any, device: str, properties: dict[str, Any]) -> Any:
+        type(self).compiled.append((device, dict(properties)))
+        return self._core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+
+
+@pytest.mark.parametrize(("device", "seen"), [("GPU", "GPU"), ("gpu.0", "GPU.0"), ("NPU", "NPU")])
+def test_openvino_gpu_device_reaches_compile_model(
+    openvino_ready: None,
+    monkeypatch: pytest.MonkeyPatch,
+    onnx_mul2_path: Path,
+    device: str,
+    seen: str,
+) -> None:
+    from xpose.backends import openvino as ov_backend
+
+    monkeypatch.setattr(ov_backend, "_core", _FakeCore)
+    monkeypatch.setattr(_FakeCore, "compiled", [])
+    with open_backend("openvino", onnx_mul2_path, device=device, hint="throughput") as backend:
+        assert backend.device == seen
+        image = _image(3, 4)
+        np.testing.assert_allclose(backend.run({"x": image})["y"], 2 * image)
+    ((got_device, properties),) = _FakeCore.compiled
+    assert got_device == seen
+    assert properties == {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
+
+
+@pytest.mark.parametrize("payload", [b"", b"certainly not a protobuf" * 8])
+def test_openvino_corrupt_file(openvino_ready: None, tmp_path: Path, payload: bytes) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"broken\.onnx is not a valid ONNX model.*xpose convert"):
+        open_backend("openvino", path)
+
+
+# ---------------------------------------------------------------------------------------------
+# opencv
+# ---------------------------------------------------------------------------------------------
+
+
+def test_opencv_runs_from_several_threads(onnx_mul2_path: Path) -> None:
+    with open_backend("opencv", onnx_mul2_path) as backend:
+        # one net per live thread (cv2.dnn.Net is not thread-safe): the opening thread's and
+        # the 4 workers'
+        assert _check_concurrent(backend, "x", "y", 0.0, alive="_nets") == 5
+
+
+def test_opencv_reads_the_file_metadata(tmp_path: Path, onnx_mul2_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(onnx_mul2_path))
+    onnx.helper.set_model_props(model, {"xpose.marker": "7"})
+    path = tmp_path / "marked.onnx"
+    onnx.save(model, str(path))
+    with open_backend("opencv", path) as backend:
+        assert backend.metadata == {"xpose.marker": "7"}
+
+
+def test_opencv_cuda_needs_a_cuda_build(onnx_mul2_path: Path) -> None:
+    from xpose.backends.opencv import cuda_devices
+
+    if cuda_devices() > 0:
+        pytest.skip("this OpenCV has CUDA: the error for its absence cannot show here")
+    with pytest.raises(ValueError, match=r"device 'cuda' needs an OpenCV built with CUDA"):
+        open_backend("opencv", onnx_mul2_path, device="cuda")
+    with pytest.raises(ValueError, match=r"unknown OpenCV device 'gpu'.*'cuda_fp16'"):
+        open_backend("opencv", onnx_mul2_path, device="gpu")
+
+
+def test_opencv_cuda_device_sets_the_cuda_target(
+    monkeypatch: pytest.MonkeyPatch, onnx_mul2_path: Path
+) -> None:
+    """With a (faked) CUDA device, the net gets the CUDA backend and target on the classic
+    engine; this OpenCV has no CUDA, so the calls are recorded on a stand-in net."""
+    import cv2
+
+    from xpose.backends import opencv as cv_backend
+
+    calls: list[tuple[str, int]] = []
+
+    class Net:
+        def setPreferableBackend(self, value: int) -> None:
+            calls.append(("backend", value))
+
+        def setPreferableTarget(self, value: int) -> None:
+            calls.append(("target", value))
+
+    def read(path: str, engine: int) -> Net:
+        calls.append(("engine", engine))
+        return Net()
+
+    monkeypatch.setattr(cv_backend, "cuda_devices", lambda: 1)
+    monkeypatch.setattr(cv2.dnn, "readNetFromONNX", read)
+    open_backend("opencv", onnx_mul2_path, device="cuda").close()
+    assert calls == [
+        ("engine", cv2.dnn.ENGINE_CLASSIC),
+        ("backend", cv2.dnn.DNN_BACKEND_CUDA),
+        ("target", cv2.dnn.DNN_TARGET_CUDA),
+    ]
+
+
+@pytest.mark.parametrize("payload", [b"", b"certainly not a protobuf" * 8])
+def test_opencv_corrupt_file(tmp_path: Path, payload: bytes) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=r"broken\.onnx is not a valid ONNX model.*xpose convert"):
+        open_backend("opencv", path)

@@ -83,7 +83,7 @@ def test_options_are_typed_and_checked_when_made() -> None:
     assert opts.nms_radius == 10.0 and isinstance(opts.nms_radius, float)
     assert MultiPoseOptions().as_dict() == {
         "multipose_long_side": 256,
-        "multipose_square": False,
+        "multipose_square": True,
         "min_pose_score": 0.2,
     }
     with pytest.raises(ValueError, match="'multipose_long_side' must be >= 1"):

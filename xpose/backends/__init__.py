@@ -23,10 +23,12 @@ __all__ = [
     "MissingExtraError",
     "TensorInfo",
     "backend_class",
+    "backend_label",
     "backend_status",
     "canonical_backend",
     "list_backends",
     "open_backend",
+    "split_device",
 ]
 
 #: Canonical backend name -> ``"module:Class"``, in the order ``list_backends`` reports them.
@@ -34,6 +36,8 @@ _BACKENDS: dict[str, str] = {
     "onnxruntime": "xpose.backends.onnxruntime:OnnxRuntimeBackend",
     "tflite": "xpose.backends.tflite:TFLiteBackend",
     "tensorflow": "xpose.backends.tensorflow:TensorFlowBackend",
+    "openvino": "xpose.backends.openvino:OpenVINOBackend",
+    "opencv": "xpose.backends.opencv:OpenCVBackend",
 }
 
 #: Alias -> canonical name.
@@ -43,6 +47,9 @@ _ALIASES: dict[str, str] = {
     "litert": "tflite",
     "tfl": "tflite",
     "tf": "tensorflow",
+    "ov": "openvino",
+    "cv2": "opencv",
+    "cv": "opencv",
 }
 
 
@@ -71,6 +78,32 @@ def canonical_backend(name: str) -> str:
     )
 
 
+def split_device(label: str) -> tuple[str, str | None]:
+    """Split a ``"backend:device"`` label (as ``xpose parity`` and ``xpose bench`` take it).
+
+    >>> split_device("ov:GPU")
+    ('openvino', 'GPU')
+    >>> split_device("onnxruntime")
+    ('onnxruntime', None)
+
+    Returns:
+        The canonical backend name, and the device (``None`` when none is given).
+
+    Raises:
+        ValueError: an unknown backend name; the message lists the valid ones.
+    """
+    if not isinstance(label, str):
+        raise TypeError(f"backend label must be a string, got {type(label).__name__}")
+    name, _, device = label.partition(":")
+    return canonical_backend(name), device.strip() or None
+
+
+def backend_label(label: str) -> str:
+    """The canonical form of a ``"backend"`` or ``"backend:device"`` label."""
+    name, device = split_device(label)
+    return name if device is None else f"{name}:{device}"
+
+
 def backend_class(name: str) -> type[Any]:
     """Import and return the class of a backend (by name or alias).
 
@@ -97,11 +130,12 @@ def open_backend(
     """Open a model file on a backend chosen by name or alias.
 
     Args:
-        name: ``"onnxruntime"``, ``"tflite"``, ``"tensorflow"`` or an alias (``ort``, ``onnx``,
-            ``litert``, ``tfl``, ``tf``).
+        name: ``"onnxruntime"``, ``"tflite"``, ``"tensorflow"``, ``"openvino"``, ``"opencv"``
+            or an alias (``ort``, ``onnx``, ``litert``, ``tfl``, ``tf``, ``ov``, ``cv2``, ``cv``).
         path: The model file (``.onnx``, ``.tflite``) or SavedModel directory.
         threads: Threads for the runtime; ``None`` for its default.
-        **options: Backend-specific keyword arguments (e.g. ``providers`` for onnxruntime,
+        **options: Backend-specific keyword arguments (e.g. ``providers`` or ``device`` for
+            onnxruntime, ``device`` and ``hint`` for openvino, ``device`` for opencv,
             ``signature`` for tflite and tensorflow).
 
     Returns:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -22,11 +23,15 @@ from xpose.errors import MissingExtraError
 __all__ = [
     "Backend",
     "BackendBase",
+    "PerThread",
     "Requirement",
     "TensorInfo",
     "check_feeds",
     "check_threads",
 ]
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -216,3 +221,56 @@ class BackendBase(Closing):
     def __repr__(self) -> str:
         state = ", closed" if self._closed else ""
         return f"{type(self).__name__}(name={self.name!r}, path={str(self.path)!r}{state})"
+
+
+class PerThread(Generic[_T]):
+    """One object per calling thread, made by ``factory`` on that thread's first :meth:`get`.
+
+    For runtime objects that must not be used by two threads at once (a LiteRT interpreter, an
+    OpenVINO infer request, an OpenCV ``dnn.Net``): each thread gets its own, so threads run in
+    parallel without a lock around the runtime. An object is dropped when its thread ends (the
+    threads are held weakly), and all of them on :meth:`clear`.
+
+    Args:
+        factory: makes one object; called without the lock held, so it may take its time.
+    """
+
+    def __init__(self, factory: Callable[[], _T]) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._cleared = False
+        self._items: weakref.WeakKeyDictionary[threading.Thread, _T] = weakref.WeakKeyDictionary()
+
+    def put(self, item: _T) -> None:
+        """Give the calling thread ``item`` (e.g. the object made while opening the model)."""
+        with self._lock:
+            self._items[threading.current_thread()] = item
+
+    def get(self) -> _T:
+        """The calling thread's object, made on its first call.
+
+        Raises:
+            RuntimeError: :meth:`clear` was called (the owner was closed).
+        """
+        thread = threading.current_thread()
+        with self._lock:
+            item = self._items.get(thread)
+        if item is not None:
+            return item
+        item = self._factory()
+        with self._lock:
+            if self._cleared:
+                raise RuntimeError("the backend was closed while this thread was opening it")
+            self._items[thread] = item
+        return item
+
+    def __len__(self) -> int:
+        """How many threads hold an object now."""
+        with self._lock:
+            return len(self._items)
+
+    def clear(self) -> None:
+        """Drop every thread's object; later :meth:`get` calls raise."""
+        with self._lock:
+            self._cleared = True
+            self._items.clear()

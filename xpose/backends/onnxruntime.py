@@ -14,7 +14,7 @@ from xpose.backends.base import BackendBase, Requirement, TensorInfo, check_feed
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["OnnxRuntimeBackend"]
+__all__ = ["OnnxRuntimeBackend", "onnx_signature"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,15 @@ _ORT_DTYPES = {
 
 ProviderSpec = str | tuple[str, Mapping[str, Any]]
 
+#: ``device`` option -> execution providers, in priority order. onnxruntime runs on the first
+#: the nodes it can and hands the rest to the next; CPU is always last. TensorRT and CUDA
+#: compute in float32 unless told otherwise in their provider options (``providers=``).
+DEVICE_PROVIDERS: dict[str, tuple[str, ...]] = {
+    "cpu": ("CPUExecutionProvider",),
+    "cuda": ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    "tensorrt": ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
+}
+
 
 def _import_onnxruntime() -> Any:
     return REQUIREMENT.load("the 'onnxruntime' backend")
@@ -64,6 +73,43 @@ def _tensor_info(node: Any) -> TensorInfo:
     return TensorInfo(name=node.name, shape=shape, dtype=dtype)
 
 
+def onnx_signature(
+    path: str | Path,
+) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...], dict[str, str]]:
+    """The inputs, outputs and metadata (``metadata_props``) of an ``.onnx`` file, for
+    runtimes that do not report them.
+
+    Read with an onnxruntime session (a core dependency) that is made without graph
+    optimizations and dropped at once.
+
+    Raises:
+        ValueError: the file is not a valid ONNX model.
+    """
+    ort = _import_onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    session = _open_session(ort, Path(path), options, ["CPUExecutionProvider"])
+    inputs = tuple(_tensor_info(node) for node in session.get_inputs())
+    outputs = tuple(_tensor_info(node) for node in session.get_outputs())
+    return inputs, outputs, dict(session.get_modelmeta().custom_metadata_map)
+
+
+def _open_session(
+    ort: Any, path: Path, options: onnxruntime.SessionOptions, providers: list[ProviderSpec]
+) -> onnxruntime.InferenceSession:
+    """An ``InferenceSession``; a file onnxruntime cannot parse is a ``ValueError``."""
+    state = REQUIREMENT.load("the 'onnxruntime' backend", "capi.onnxruntime_pybind11_state")
+    load_errors = (state.InvalidProtobuf, state.InvalidGraph, state.InvalidArgument, state.Fail)
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except load_errors as err:
+        raise ValueError(
+            f"{path} is not a valid ONNX model ({err}); it may be truncated or "
+            "corrupt: re-run `xpose convert` to rebuild it"
+        ) from err
+
+
 class OnnxRuntimeBackend(BackendBase):
     """An ``.onnx`` file on an ``onnxruntime.InferenceSession``.
 
@@ -76,6 +122,9 @@ class OnnxRuntimeBackend(BackendBase):
             Inter-op parallelism is fixed at 1.
         providers: Execution providers in priority order, each a name or ``(name, options)``;
             default ``["CPUExecutionProvider"]``.
+        device: A shorthand for ``providers``: ``"cpu"``, ``"cuda"`` or ``"tensorrt"``
+            (:data:`DEVICE_PROVIDERS`). A device whose provider this onnxruntime lacks, or
+            that fails to start (onnxruntime would quietly fall back to the CPU), is an error.
         graph_optimization_level: ``"disable"``, ``"basic"``, ``"extended"`` or ``"all"``;
             ``None`` means ``"all"``.
         session_options: A prepared ``onnxruntime.SessionOptions``, used as given; it excludes
@@ -103,10 +152,15 @@ class OnnxRuntimeBackend(BackendBase):
         graph_optimization_level: str | None = None,
         session_options: onnxruntime.SessionOptions | None = None,
         spinning: bool = False,
+        device: str | None = None,
     ) -> None:
         super().__init__(path)
         threads = check_threads(threads)
         ort = _import_onnxruntime()
+        if device is not None:
+            if providers is not None:
+                raise ValueError("pass either device or providers, not both")
+            providers = list(_device_providers(device))
         if not self.path.is_file():
             raise FileNotFoundError(f"no ONNX model file at {self.path}")
         if session_options is None:
@@ -119,17 +173,14 @@ class OnnxRuntimeBackend(BackendBase):
                 "set intra_op_num_threads and graph_optimization_level on the SessionOptions"
             )
         provider_list = _check_providers(ort, providers)
-        state = REQUIREMENT.load("the 'onnxruntime' backend", "capi.onnxruntime_pybind11_state")
-        load_errors = (state.InvalidProtobuf, state.InvalidGraph, state.InvalidArgument, state.Fail)
-        try:
-            self._session = ort.InferenceSession(
-                str(self.path), sess_options=session_options, providers=provider_list
-            )
-        except load_errors as err:
+        self._session = _open_session(ort, self.path, session_options, provider_list)
+        wanted = provider_list[0] if isinstance(provider_list[0], str) else provider_list[0][0]
+        if self._session.get_providers()[0] != wanted:
             raise ValueError(
-                f"{self.path} is not a valid ONNX model ({err}); it may be truncated or "
-                "corrupt: re-run `xpose convert` to rebuild it"
-            ) from err
+                f"onnxruntime could not start {wanted} (it fell back to "
+                f"{self._session.get_providers()}); check the GPU driver and the CUDA/TensorRT "
+                "libraries that this onnxruntime build needs, or use device='cpu'"
+            )
         self.inputs = tuple(_tensor_info(node) for node in self._session.get_inputs())
         self.outputs = tuple(_tensor_info(node) for node in self._session.get_outputs())
         self._output_names = [info.name for info in self.outputs]
@@ -180,6 +231,12 @@ def _session_options(
     )
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return options
+
+
+def _device_providers(device: str) -> tuple[str, ...]:
+    if not isinstance(device, str) or device.strip().lower() not in DEVICE_PROVIDERS:
+        raise ValueError(f"unknown onnxruntime device {device!r}; valid: {list(DEVICE_PROVIDERS)}")
+    return DEVICE_PROVIDERS[device.strip().lower()]
 
 
 def _check_providers(ort: Any, providers: Sequence[ProviderSpec] | None) -> list[ProviderSpec]:

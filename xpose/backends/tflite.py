@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xpose.backends.base import BackendBase, Requirement, TensorInfo, check_feeds, check_threads
+from xpose.backends.base import (
+    BackendBase,
+    PerThread,
+    Requirement,
+    TensorInfo,
+    check_feeds,
+    check_threads,
+)
 
 __all__ = ["TFLiteBackend"]
 
@@ -113,11 +118,10 @@ class TFLiteBackend(BackendBase):
             self.outputs = tuple(_tensor_info(d["name"], d) for d in out_details)
             self._input_index = {d["name"]: int(d["index"]) for d in in_details}
             self._output_index = {d["name"]: int(d["index"]) for d in out_details}
-        self._lock = threading.Lock()
-        self._workers: weakref.WeakKeyDictionary[threading.Thread, _Worker] = (
-            weakref.WeakKeyDictionary()
+        self._workers: PerThread[_Worker] = PerThread(
+            lambda: self._make_worker(self._new_interpreter(), None)
         )
-        self._workers[threading.current_thread()] = self._make_worker(interpreter, runner)
+        self._workers.put(self._make_worker(interpreter, runner))
         logger.debug(
             "LiteRT interpreter for %s (signature=%s, threads=%s)",
             self.path,
@@ -146,23 +150,10 @@ class TFLiteBackend(BackendBase):
             }
         return _Worker(interpreter, runner, shapes)
 
-    def _worker(self) -> _Worker:
-        """The calling thread's interpreter, created on its first use."""
-        thread = threading.current_thread()
-        with self._lock:
-            worker = self._workers.get(thread)
-        if worker is None:
-            worker = self._make_worker(self._new_interpreter(), None)
-            with self._lock:
-                self._check_open()
-                self._workers[thread] = worker
-        return worker
-
     @property
     def interpreters(self) -> int:
         """How many per-thread interpreters are alive now."""
-        with self._lock:
-            return len(self._workers)
+        return len(self._workers)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the model once on the calling thread's interpreter.
@@ -177,7 +168,7 @@ class TFLiteBackend(BackendBase):
         """
         self._check_open()
         checked = check_feeds(feeds, self.inputs)
-        worker = self._worker()
+        worker = self._workers.get()
         if worker.runner is not None:
             # The signature runner resizes its inputs to the feeds' shapes and re-allocates
             # only when a shape changed.
@@ -202,8 +193,7 @@ class TFLiteBackend(BackendBase):
         }
 
     def _release(self) -> None:
-        with self._lock:
-            self._workers.clear()
+        self._workers.clear()
 
 
 def _choose_signature(path: Path, available: list[str], wanted: str | None) -> str | None:

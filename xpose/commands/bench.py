@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from xpose.atomic import AtomicFile
 from xpose.commands import add_store
 from xpose.models import list_models
 from xpose.store import PRECISIONS
@@ -13,9 +14,12 @@ from xpose.store import PRECISIONS
 DESCRIPTION = """\
 Time one inference (backend.run on prepared feeds, batch 1) and the whole predict (image in,
 poses out) for every model x precision x backend, with the same thread count for every
-backend. Backends are interleaved in each round so they share the machine's noise; medians
-are reported, with the ratio onnxruntime/tflite and the share of predict spent outside
-inference, as a Markdown table (printed, and written to --out when given). The default image
+backend (tensorflow takes its own default). Backends are interleaved in each round so they
+share the machine's noise; medians are reported, with each backend's ratio to the first
+backend's time and the share of predict spent outside inference, as a Markdown table (printed,
+and written to --out when given). By default every installed backend is measured; a
+combination that is not converted, or that a backend is known to compute wrong, is listed as
+not measured with the reason. The default image
 is the packaged astronaut photo resized to 480x480 and padded to 640x480.
 """
 
@@ -48,8 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=None,
         metavar="BACKEND",
-        help="backends to compare, the first two are the table's columns "
-        "(default: onnxruntime tflite)",
+        help="backends to compare, the first being the reference of the ratios "
+        "(default: every installed backend, onnxruntime first); BACKEND:DEVICE picks a "
+        "device, e.g. onnxruntime:cuda, onnxruntime:tensorrt, openvino:GPU, opencv:cuda",
     )
     p.add_argument(
         "--threads",
@@ -97,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     print(text, end="")
     if args.out:
         out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        with AtomicFile(out) as file:
+            file.open("w", encoding="utf-8").write(text)
         print(f"wrote {out}", file=sys.stderr)
     if not result.rows:
         print(

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from xpose.commands import add_store
+from xpose.errors import MissingExtraError
 from xpose.models import list_models
 from xpose.store import PRECISIONS
 
@@ -66,9 +67,8 @@ def run(args: argparse.Namespace) -> int:
         from converters.build import build_store
         from converters.errors import ConversionError
     except ImportError as err:
-        raise ImportError(
-            f"`xpose convert` needs TensorFlow, tf2onnx and onnx ({err.name} is missing): "
-            "pip install 'xpose[convert]'"
+        raise MissingExtraError(
+            "`xpose convert`", err.name or "tensorflow-cpu, tf2onnx and onnx", "convert"
         ) from err
     from tqdm import tqdm
 

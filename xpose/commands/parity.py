@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from xpose.backends import backend_status, canonical_backend
+from xpose.backends import backend_label, backend_status
 from xpose.commands import add_store
 from xpose.models import get_spec, list_models
 from xpose.parity import default_images, measure_parity, tolerance_for
@@ -64,9 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="BACKEND",
         help=(
-            "backends to compare, the first being the reference (default: onnxruntime tflite, "
-            "plus tensorflow when installed; tensorflow runs fp32 only and is left out of the "
-            "other precisions)"
+            "backends to compare, the first being the reference (default: every installed "
+            "backend, onnxruntime first; BACKEND:DEVICE picks a device, e.g. onnxruntime:cuda, "
+            "openvino:GPU, opencv:cuda; tensorflow runs fp32 only and is left out of the "
+            "other precisions). A backend known to compute a model wrong is reported as "
+            "REFUSED with the reason, not compared"
         ),
     )
     p.add_argument(
@@ -88,11 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _backends(requested: list[str] | None) -> list[str]:
     if requested is not None:
-        return list(dict.fromkeys(canonical_backend(b) for b in requested))
-    names = ["onnxruntime", "tflite"]
-    if backend_status().get(_FP32_ONLY) is None:
-        names.append(_FP32_ONLY)
-    return names
+        return list(dict.fromkeys(backend_label(b) for b in requested))
+    return [name for name, missing in backend_status().items() if missing is None]
 
 
 def _fmt(value: float) -> str:
@@ -128,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
                 continue
             record = result.to_dict()
             record["tolerance"] = tol.describe()
+            for name, why in result.refused.items():
+                rows.append(
+                    (model, precision, f"{result.backends[0]} vs {name}", *[""] * 4, "REFUSED")
+                )
+                print(f"{model} {precision} {name}: {why}", file=sys.stderr)
             for pair, pair_record in zip(result.pairs, record["pairs"], strict=True):
                 failures = pair.failures(tol)
                 failed += bool(failures)

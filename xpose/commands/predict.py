@@ -4,14 +4,26 @@ Inputs are taken in the order given; a folder contributes its images (recursivel
 path); a file with a video extension (:data:`xpose.inputs.VIDEO_EXTENSIONS`) is read as a video, any other
 file as an image. Results go to ``--out`` as JSON Lines (one record per image or frame, see
 ``docs/output-schema.md``) or, with ``--format coco``, as a COCO keypoint results list; without
-``--out`` a short summary per input is printed. An input that cannot be read is reported on
-stderr and skipped; the exit status is then 1.
+``--out`` a short summary per input is printed.
+
+What the command writes, and when (``docs/reliability.md``):
+
+- Outputs never replace inputs: an ``--out`` or ``--draw`` path that is one of the inputs is
+  refused before any work, and overlays are named ``<stem>.pose.jpg`` / ``.pose.png`` /
+  ``.pose.mp4``. An output file that exists is replaced only with ``--overwrite``.
+- Partial failure: an input that cannot be read (missing, a broken link, undecodable, above the
+  pixel limit, a video cut short) is reported on stderr; the results of every other input are
+  written, and the exit status is 1. If no input gave a record, no ``--out`` file is written.
+- An error that stops the run leaves ``--out`` as it was. Ctrl-C, SIGTERM and SIGHUP keep the
+  complete records so far (at ``--out``, or beside an existing one as ``<stem>.partial<suffix>``)
+  and exit with 130, 143 and 129.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +34,13 @@ import numpy as np
 from tqdm import tqdm
 
 import xpose
+from xpose import preprocess
+from xpose.atomic import check_outputs
 from xpose.commands import add_model_choice, add_store
 from xpose.draw import draw_poses
+from xpose.errors import OutputError
 from xpose.estimator import Estimator
-from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_video
+from xpose.inputs import IMAGE_EXTENSIONS, folder_images, is_broken_link, is_video, shown
 from xpose.output import (
     FORMATS,
     RecordWriter,
@@ -59,6 +74,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _camera_index(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a camera number >= 0 (0 is the first camera), got {text}"
+        )
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "predict",
@@ -67,8 +91,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Find poses in images, folders of images (recursively, sorted), video files or a "
             "live camera. Writes JSON Lines records (one per image or frame; schema in "
             "docs/output-schema.md) or a COCO keypoint results list with --out; prints a short "
-            "summary per input without it. Unreadable inputs are reported and skipped (exit "
-            "status 1); Ctrl-C keeps the results so far (exit status 130)."
+            "summary per input without it. Outputs never replace inputs, and an existing output "
+            "file is replaced only with --overwrite. Unreadable inputs are reported and skipped "
+            "(exit status 1); Ctrl-C, SIGTERM and SIGHUP keep the results so far (exit status "
+            "130, 143, 129)."
         ),
     )
     p.add_argument(
@@ -78,7 +104,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="image files, folders of images, or video files (by extension: "
         ".mp4 .avi .mov .mkv .webm .m4v ...)",
     )
-    p.add_argument("--camera", type=int, metavar="N", help="also read live camera number N")
+    p.add_argument(
+        "--camera", type=_camera_index, metavar="N", help="also read live camera number N (>= 0)"
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_positive,
+        metavar="N",
+        help="refuse images with more than N pixels, checked before decoding (default "
+        f"{preprocess.DEFAULT_MAX_IMAGE_PIXELS:,}, or $XPOSE_MAX_IMAGE_PIXELS)",
+    )
     add_model_choice(p)
     add_store(p)
     out = p.add_argument_group("output")
@@ -87,6 +122,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "-o",
         metavar="FILE",
         help="write results to FILE ('-' for standard output), written atomically",
+    )
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace output files that exist (--out is replaced only by a complete result)",
     )
     out.add_argument(
         "--format",
@@ -98,8 +138,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument(
         "--draw",
         metavar="PATH",
-        help="save overlays: a folder for images (<stem>.jpg/.png each) and videos "
-        "(<stem>.mp4 each), or a .mp4/.avi file for a single video or camera input",
+        help="save overlays: a folder for images (<stem>.pose.jpg/.pose.png each) and videos "
+        "(<stem>.pose.mp4 each), or an image file name for a single image input, or a .mp4/.avi "
+        "file name for a single video or camera input",
     )
     out.add_argument(
         "--threshold",
@@ -122,6 +163,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=_unit,
         metavar="S",
         help="drop people whose pose score is below S (MultiPose default 0.2)",
+    )
+    model.add_argument(
+        "--multipose-long-side",
+        type=_positive,
+        metavar="N",
+        help="MultiPose: the input's long side, a multiple of 32 (default 256, on every "
+        "backend; 384 or 512 find more people in crowds, with the fp32 ONNX file)",
+    )
+    model.add_argument(
+        "--multipose-aspect",
+        action="store_true",
+        help="MultiPose: follow the image's aspect instead of a square input (fp32 ONNX)",
+    )
+    model.add_argument(
+        "--device",
+        default=None,
+        help="where the backend runs: onnxruntime cpu/cuda/tensorrt, openvino CPU/GPU/NPU/AUTO, "
+        "opencv cpu/cuda (default: the CPU); an absent device is an error",
     )
     model.add_argument(
         "--tracker",
@@ -204,10 +263,15 @@ def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[s
             images = folder_images(path)
             if not images:
                 exts = " ".join(sorted(IMAGE_EXTENSIONS))
-                problems.append(f"{name}: no images in this folder (looked for {exts})")
+                problems.append(f"{shown(name)}: no images in this folder (looked for {exts})")
             inputs += [_Input("image", p) for p in images]
+        elif is_broken_link(path):
+            problems.append(
+                f"{shown(name)}: a broken symbolic link (to {shown(os.readlink(path))}, "
+                "which does not exist)"
+            )
         elif not path.exists():
-            problems.append(f"{name}: no such file or folder")
+            problems.append(f"{shown(name)}: no such file or folder")
         else:
             inputs.append(_Input("video" if is_video(path) else "image", path))
     if camera is not None:
@@ -219,60 +283,78 @@ def _collect(names: list[str], camera: int | None) -> tuple[list[_Input], list[s
 
 
 class _Overlays:
-    """Where ``--draw`` puts each input's overlay; ``None`` when not drawing."""
+    """Where ``--draw`` puts each input's overlay, decided before any work.
+
+    In a folder, an image's overlay is ``<stem>.pose.jpg`` (``.pose.png`` for a PNG) and a
+    video's or camera's ``<stem>.pose.mp4``, so that an overlay never takes an input's name;
+    names that repeat get ``-1``, ``-2``... With a file name, the one input's overlay goes there.
+    """
 
     def __init__(self, target: str | None, inputs: list[_Input]) -> None:
         self.root = None if target is None else Path(target)
-        self._used: set[Path] = set()
-        self._file = False
+        self.targets: dict[_Input, Path] = {}
         if self.root is None:
             return
         streams = [i for i in inputs if i.kind != "image"]
-        if self.root.suffix.lower() in _DRAW_VIDEO_SUFFIXES and not self.root.is_dir():
+        suffix = self.root.suffix.lower()
+        if suffix in _DRAW_VIDEO_SUFFIXES and not self.root.is_dir():
             if len(streams) != 1 or len(inputs) != 1:
                 raise ValueError(
                     f"--draw {target}: a video file name takes exactly one video or camera "
                     "input; give a folder to draw several inputs"
                 )
-            self._file = True
-            self.root.parent.mkdir(parents=True, exist_ok=True)
-        elif self.root.suffix.lower() in _DRAW_IMAGE_SUFFIXES and not self.root.is_dir():
+            self.targets = {inputs[0]: self.root}
+            return
+        if suffix in _DRAW_IMAGE_SUFFIXES and not self.root.is_dir():
             if len(inputs) != 1 or streams:
                 raise ValueError(
                     f"--draw {target}: an image file name takes exactly one image input; "
                     "give a folder to draw several inputs"
                 )
-            self._file = True
-            self.root.parent.mkdir(parents=True, exist_ok=True)
-        elif self.root.exists() and not self.root.is_dir():
-            raise ValueError(
+            self.targets = {inputs[0]: self.root}
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise OutputError(
                 f"--draw {target}: expected a folder, an image file name (one image input) "
                 "or a .mp4/.avi file name (one video input)"
             )
+        used: set[Path] = set()
+        for item in inputs:
+            if item in self.targets:
+                continue
+            if item.kind == "image":
+                ext = (
+                    ".png"
+                    if item.path is not None and item.path.suffix.lower() == ".png"
+                    else ".jpg"
+                )
+            else:
+                ext = ".mp4"
+            candidate, n = self.root / f"{item.stem}.pose{ext}", 1
+            while candidate in used:
+                candidate = self.root / f"{item.stem}.pose-{n}{ext}"
+                n += 1
+            used.add(candidate)
+            self.targets[item] = candidate
 
-    def _unique(self, path: Path) -> Path:
-        candidate, n = path, 1
-        while candidate in self._used:
-            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-            n += 1
-        self._used.add(candidate)
-        return candidate
+    def path(self, item: _Input) -> Path | None:
+        """The overlay file of ``item`` (its folder created), or ``None`` when not drawing."""
+        target = self.targets.get(item)
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return target
 
-    def image_path(self, image: Path) -> Path | None:
-        if self.root is None:
-            return None
-        if self._file:
-            return self.root
-        suffix = ".png" if image.suffix.lower() == ".png" else ".jpg"
-        return self._unique(self.root / f"{image.stem}{suffix}")
 
-    def video_path(self, item: _Input) -> Path | None:
-        if self.root is None:
-            return None
-        if self._file:
-            return self.root
-        self.root.mkdir(parents=True, exist_ok=True)
-        return self._unique(self.root / f"{item.stem}.mp4")
+def _check_outputs(args: argparse.Namespace, inputs: list[_Input], overlays: _Overlays) -> None:
+    """Refuse, before any work, outputs that would replace an input or, without
+    ``--overwrite``, an existing file (see :func:`xpose.atomic.check_outputs`)."""
+    outputs: list[tuple[str, Path]] = []
+    if args.out is not None and args.out != "-":
+        outputs.append((f"--out {shown(args.out)}", Path(args.out)))
+    for item, target in overlays.targets.items():
+        outputs.append((f"--draw: the overlay of {shown(item.name)}, {shown(target)},", target))
+    paths = [item.path for item in inputs if item.path is not None]
+    check_outputs(outputs, paths, overwrite=args.overwrite, how_to_overwrite="--overwrite")
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -360,15 +442,15 @@ def _run_images(run: _Run, images: list[Path]) -> None:
             try:
                 image = to_rgb_uint8(path)
             except (OSError, ValueError) as err:
-                run.report(f"skipped {path}: {err}")
+                run.report(f"skipped {shown(path)}: {shown(str(err))}")
                 bar.update()
                 continue
             poses = run.select(run.est.predict(image))
             run.record(poses, str(path), image, image_id=coco_image_id(path))
-            target = run.overlays.image_path(path)
+            target = run.overlays.path(_Input("image", path))
             if target is not None:
                 write_image(target, draw_poses(image, poses, run.args.threshold))
-            run.say(f"{path}: {image.shape[1]}x{image.shape[0]}, {_people(poses)}")
+            run.say(f"{shown(path)}: {image.shape[1]}x{image.shape[0]}, {_people(poses)}")
             bar.update()
 
 
@@ -377,12 +459,12 @@ def _run_stream(run: _Run, item: _Input) -> None:
     try:
         reader = FrameSource(item.camera if item.path is None else item.path)
     except (OSError, ValueError) as err:
-        run.report(f"skipped {item.name}: {err}")
+        run.report(f"skipped {shown(item.name)}: {shown(str(err))}")
         return
     frames = run.est.track_frames(
         reader, smooth=not run.args.no_smooth, tracker=run.args.tracker or "auto"
     )
-    draw_target = run.overlays.video_path(item)
+    draw_target = run.overlays.path(item)
     video = None if draw_target is None else VideoWriter(draw_target, fps=reader.fps)
     count = people = 0
     tracks: set[int] = set()
@@ -409,23 +491,33 @@ def _run_stream(run: _Run, item: _Input) -> None:
         # Ctrl-C keeps the annotated frames so far, as it keeps the records; errors do not.
         if video is not None:
             if isinstance(err, KeyboardInterrupt):
-                video.close()
+                video.close(partial=True)
             else:
                 video.abort()
         raise
     if video is not None:
         video.close()
     if count == 0:
-        run.report(f"{item.name}: no frame could be read")
+        run.report(f"{shown(item.name)}: no frame could be read")
         return
+    if reader.frame_count is not None and count < reader.frame_count:
+        run.report(
+            f"{shown(item.name)}: read {count} of {reader.frame_count} frames; the file is "
+            "truncated or damaged (the records of the frames read are kept)"
+        )
     tracked = f", {len(tracks)} track(s)" if tracks else ""
-    run.say(f"{item.name}: {count} frames, {people / count:.1f} people per frame{tracked}")
+    run.say(f"{shown(item.name)}: {count} frames, {people / count:.1f} people per frame{tracked}")
 
 
 def _load(args: argparse.Namespace) -> Estimator:
     """Load the model with the options the command line asks for."""
     est = xpose.load(
-        args.model, args.backend, args.precision, store=args.store, threads=args.threads
+        args.model,
+        args.backend,
+        args.precision,
+        store=args.store,
+        threads=args.threads,
+        device=getattr(args, "device", None),
     )
     try:
         wanted = _model_options(args, est)
@@ -451,6 +543,15 @@ def _model_options(args: argparse.Namespace, est: Estimator) -> dict[str, Any]:
                 f"{'always finds several people' if est.multi_person else 'finds one person'}"
             )
         wanted["multi_pose"] = True
+    for flag, key, value in (
+        ("--multipose-long-side", "multipose_long_side", args.multipose_long_side),
+        ("--multipose-aspect", "multipose_square", False if args.multipose_aspect else None),
+    ):
+        if value is None:
+            continue
+        if key not in est.options:
+            raise ValueError(f"{flag} applies to movenet-multipose only, not {est.spec.name}")
+        wanted[key] = value
     if args.max_poses is not None and "max_poses" in est.options:
         wanted["max_poses"] = args.max_poses
     if args.min_pose_score is not None:
@@ -467,39 +568,75 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "engine", "local") == "ray":
         return _run_ray(args)
     _check_local_only(args)
+    limit = preprocess.MAX_IMAGE_PIXELS
+    if args.max_pixels is not None:
+        preprocess.MAX_IMAGE_PIXELS = args.max_pixels
+    try:
+        return _run_local(args)
+    finally:
+        preprocess.MAX_IMAGE_PIXELS = limit
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    """The local engine: every input in this process, in order."""
     inputs, problems = _collect(args.inputs, args.camera)
     overlays = _Overlays(args.draw, inputs)
-    to_stdout = args.out == "-"
-    coco_ids = args.format == "coco" and _all_coco_named(inputs)
+    _check_outputs(args, inputs, overlays)
     est = _load(args)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(est)
-        writer = (
-            None if args.out is None else stack.enter_context(open_writer(args.out, args.format))
-        )
-        state = _Run(
-            args=args,
-            est=est,
-            writer=writer,
-            overlays=overlays,
-            coco_ids=coco_ids,
-            show_progress=not args.quiet and sys.stderr.isatty(),
-            summary=args.out is None and not args.quiet,
-        )
-        for problem in problems:
-            state.report(problem)
-        for kind, group in _groups(inputs):
-            if kind == "image":
-                _run_images(state, [item.path for item in group if item.path is not None])
-            else:
-                for item in group:
-                    _run_stream(state, item)
-        if writer is not None and not to_stdout and not args.quiet:
-            print(f"xpose predict: {writer.records} record(s) -> {args.out}", file=sys.stderr)
+    writer: RecordWriter | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(est)
+            if args.out is not None:
+                writer = stack.enter_context(open_writer(args.out, args.format))
+            state = _run_all(args, est, writer, overlays, inputs, problems)
+    except KeyboardInterrupt:
+        if writer is not None and writer.saved_to is not None:
+            kept = f"{writer.records} record(s) kept in {shown(writer.saved_to)}"
+            if writer.path is not None and writer.saved_to != writer.path:
+                kept += f" ({shown(writer.path)}, which existed, is unchanged)"
+            print(f"xpose predict: {kept}", file=sys.stderr)
+        raise
     if state.failures:
         print(f"xpose predict: {state.failures} input(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_all(
+    args: argparse.Namespace,
+    est: Estimator,
+    writer: RecordWriter | None,
+    overlays: _Overlays,
+    inputs: list[_Input],
+    problems: list[str],
+) -> _Run:
+    """Read every input into ``writer`` and the overlays; returns the run's state."""
+    to_stdout = args.out == "-"
+    coco_ids = args.format == "coco" and _all_coco_named(inputs)
+    state = _Run(
+        args=args,
+        est=est,
+        writer=writer,
+        overlays=overlays,
+        coco_ids=coco_ids,
+        show_progress=not args.quiet and sys.stderr.isatty(),
+        summary=args.out is None and not args.quiet,
+    )
+    for problem in problems:
+        state.report(problem)
+    for kind, group in _groups(inputs):
+        if kind == "image":
+            _run_images(state, [item.path for item in group if item.path is not None])
+        else:
+            for item in group:
+                _run_stream(state, item)
+    if writer is not None and writer.records == 0 and state.failures:
+        writer.abort()  # nothing read: an existing --out stays as it was
+        print(f"xpose predict: no record, {shown(args.out)} not written", file=sys.stderr)
+    elif writer is not None and not to_stdout and not args.quiet:
+        print(f"xpose predict: {writer.records} record(s) -> {shown(args.out)}", file=sys.stderr)
+    return state
 
 
 def _all_coco_named(inputs: list[_Input]) -> bool:
@@ -540,11 +677,16 @@ def _check_local_only(args: argparse.Namespace) -> None:
 
 def _run_ray(args: argparse.Namespace) -> int:
     """``--engine ray``: the same records, computed by a pool of Ray actors, sorted."""
-    for flag, value in (("--camera", args.camera), ("--draw", args.draw)):
+    for flag, value in (
+        ("--camera", args.camera),
+        ("--draw", args.draw),
+        ("--device", args.device),
+    ):
         if value is not None:
             raise ValueError(f"{flag} is not supported with --engine ray; use --engine local")
     if args.chunk_frames is not None and args.chunk_frames < 0:
         raise ValueError(f"--chunk-frames: expected an integer >= 0, got {args.chunk_frames}")
+    _check_outputs(args, _collect(args.inputs, None)[0], _Overlays(None, []))
     import functools
     import logging
     import os
@@ -602,8 +744,13 @@ def _run_ray(args: argparse.Namespace) -> int:
         if started:
             ray.shutdown()
     for error in errors:
-        print(f"xpose predict: skipped {error['source']}: {error['error']}", file=sys.stderr)
-    if args.out is not None:
+        print(
+            f"xpose predict: skipped {shown(error['source'])}: {shown(error['error'])}",
+            file=sys.stderr,
+        )
+    if args.out is not None and not records and errors:
+        print(f"xpose predict: no record, {shown(args.out)} not written", file=sys.stderr)
+    elif args.out is not None:
         images = all(r["timestamp"] is None for r in records)
         ids = [coco_image_id(r["source"]) for r in records]
         coco_ids = (
@@ -613,7 +760,9 @@ def _run_ray(args: argparse.Namespace) -> int:
             for record, image_id in zip(records, ids):
                 writer.write(record, image_id if coco_ids else None)
         if args.out != "-" and not args.quiet:
-            print(f"xpose predict: {writer.records} record(s) -> {args.out}", file=sys.stderr)
+            print(
+                f"xpose predict: {writer.records} record(s) -> {shown(args.out)}", file=sys.stderr
+            )
     elif not args.quiet:
         for line in _summaries(records):
             print(line)

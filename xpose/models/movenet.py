@@ -375,27 +375,62 @@ class SinglePoseHead(Head):
 class MultiPoseOptions(ModelOptions):
     """MoveNet MultiPose's options.
 
+    The defaults (a 256x256 input) are what every backend can run, so the same call gives the
+    same people on every backend. Larger inputs find more of the people in a crowd
+    (docs/benchmarks.md, "MultiPose input size"); they need a file whose input size is free:
+    the fp32 ONNX file, on onnxruntime, openvino or opencv. The TFLite files, and the fp16 and
+    int8 ONNX files made from them, are fixed at 256x256 (the TFLite graph pins the size; LiteRT's
+    ``resize_tensor_input`` fails on it), and options asking for another input are an error.
+
     Attributes:
-        multipose_long_side: the input's long side when the file's input size is free (e.g.
-            ONNX); the short side follows the image's aspect, rounded up to a multiple of 32.
-        multipose_square: a square input of the long side, as the fixed-size TFLite file uses.
+        multipose_long_side: the input's long side (a multiple of 32: 256, 384, 512...).
+        multipose_square: ``True`` (default): a square input of the long side, the image
+            letterboxed into it. ``False``: the short side follows the image's aspect, rounded
+            up to a multiple of 32 (less padding, less time on wide frames).
         min_pose_score: people scoring less are dropped.
     """
 
     multipose_long_side: int = option(256, positive_int)
-    multipose_square: bool = option(False, boolean)
+    multipose_square: bool = option(True, boolean)
     min_pose_score: float = option(0.2, unit_float)
 
 
 class MultiPoseHead(Head):
-    """MoveNet MultiPose: up to 6 people; the input follows the image's aspect when it can."""
+    """MoveNet MultiPose: up to 6 people, on a square input by default (see
+    :class:`MultiPoseOptions`).
+
+    Raises:
+        ValueError: the file's input size is fixed and the options ask for another one.
+    """
 
     Options: ClassVar[type[ModelOptions]] = MultiPoseOptions
     options: MultiPoseOptions
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.fixed_size is None:
+            return
+        opts = self.options
+        h, w = self.fixed_size
+        if h != w or (opts.multipose_square and h == opts.multipose_long_side):
+            return  # the size asked for, or a file of its own shape (run as it is)
+        wanted = (
+            f"a {opts.multipose_long_side}x{opts.multipose_long_side} input"
+            if opts.multipose_square
+            else f"an input of long side {opts.multipose_long_side} at the image's aspect"
+        )
+        raise ValueError(
+            f"this {self.spec.name} file has a fixed {h}x{w} input and cannot run {wanted} "
+            f"(multipose_long_side={opts.multipose_long_side}, "
+            f"multipose_square={opts.multipose_square}): the TFLite files, and the fp16 and int8 "
+            "ONNX files made from them, are pinned at their size. For other input sizes use the "
+            "fp32 ONNX file (backend onnxruntime, openvino or opencv, precision fp32); with this "
+            f"file use multipose_long_side={h}, multipose_square=True"
+        )
+
     def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
         """``(height, width)`` of the input for an image of ``image_hw``."""
-        if self.fixed_size is not None:
+        if self.fixed_size is not None:  # checked against the options in __init__
             return self.fixed_size
         opts, multiple = self.options, self.spec.size_multiple
         if opts.multipose_square:
