@@ -162,7 +162,6 @@ class _Builder:
         if precision == "int8":
             key["int8_scheme"] = int8_scheme(model)
             key["calibration_views"] = CALIBRATION_RECIPE
-            key["int8_float_layers"] = list(float_layers(model))
         return key
 
     def current(self, rel: str, key: dict[str, Any]) -> bool:
@@ -228,6 +227,8 @@ class _Builder:
             onnx_fp32 = relpath(model, "fp32", "onnx")
             onnx_rel = relpath(model, precision, "onnx")
             tfl_key = self._key(model, "savedmodel", precision)
+            if precision == "int8":
+                tfl_key["int8_float_layers"] = list(float_layers(model))
             if self.current(tfl_rel, tfl_key):
                 self.report.skipped.append(tfl_rel)
             else:
