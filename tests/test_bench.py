@@ -14,9 +14,12 @@ from xpose.backends import backend_status
 from xpose.bench import (
     BENCH_IMAGE_SIZE,
     BenchResult,
+    BenchRow,
     bench_image,
     cpu_name,
+    describe_int8_instructions,
     installed_backends,
+    int8_instructions,
     prepared_feeds,
     run_bench,
     versions,
@@ -76,6 +79,40 @@ def test_default_backends_are_the_installed_ones() -> None:
 def test_versions_are_reported() -> None:
     found = versions()
     assert {"python", "xpose", "onnxruntime", "numpy"} <= set(found)
+
+
+def test_int8_instruction_sets_are_read_from_cpu_flags() -> None:
+    vnni = "processor : 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    found = int8_instructions(vnni)
+    assert found == {"AVX2": True, "AVX-512 VNNI": True, "AVX-VNNI": False, "AMX": False}
+    assert describe_int8_instructions(found) == "AVX2 yes, AVX-512 VNNI yes, AVX-VNNI no, AMX no"
+    sapphire = "flags : avx2 avx_vnni amx_tile amx_int8 amx_bf16\n"
+    assert int8_instructions(sapphire) == {
+        "AVX2": True,
+        "AVX-512 VNNI": False,
+        "AVX-VNNI": True,
+        "AMX": True,
+    }
+    assert not any(int8_instructions("").values())
+
+
+def test_int8_speedup_table_divides_times_of_one_run() -> None:
+    rows = tuple(
+        BenchRow("posenet", p, b, (1, 385, 385, 3), ms, ms + 1, 3)
+        for p, b, ms in [
+            ("fp32", "onnxruntime", 8.0),
+            ("fp32", "tflite", 6.0),
+            ("int8", "onnxruntime", 4.0),
+            ("int8", "tflite", 5.0),
+        ]
+    )
+    res = BenchResult(rows, BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
+    table = res.int8_table()
+    assert "| posenet | onnxruntime | 8.00 | 4.00 | 2.00 | 1.00 |" in table
+    assert "| posenet | tflite | 6.00 | 5.00 | 1.20 | 1.25 |" in table
+    assert "int8 against fp32" in res.to_markdown()
+    only_fp32 = BenchResult(rows[:2], BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
+    assert only_fp32.int8_table() == ""
 
 
 @pytest.mark.convert
