@@ -296,7 +296,11 @@ def test_multipose_input_size(
 
 
 def test_options_defaults_and_validation() -> None:
-    assert model_options("movenet-lightning") == {}
+    assert model_options("movenet-lightning") == {
+        "min_pose_score": 0.25,
+        "pose_score": "confident",
+        "resize": "area",
+    }
     assert model_options("movenet-multipose") == {
         "multipose_long_side": 256,
         "multipose_square": True,
@@ -312,8 +316,10 @@ def test_options_defaults_and_validation() -> None:
         Estimator(FakeBackend(inputs, outputs), multi_pose=1)
     with pytest.raises(ValueError, match="'score_threshold' must be in"):
         Estimator(FakeBackend(inputs, outputs), score_threshold=2.0)
-    with pytest.raises(TypeError, match="valid options for movenet-lightning: none"):
-        Estimator(FakeBackend(*TFHUB_LIGHTNING), min_pose_score=0.3)
+    with pytest.raises(TypeError, match="valid options for movenet-lightning: 'min_pose_score'"):
+        Estimator(FakeBackend(*TFHUB_LIGHTNING), multi_pose=True)
+    with pytest.raises(ValueError, match="'pose_score' must be one of"):
+        Estimator(FakeBackend(*TFHUB_LIGHTNING), pose_score="median")
 
 
 def test_estimator_takes_typed_options() -> None:
@@ -426,7 +432,7 @@ class _Recorder:
 
 
 class _Smoother(_Recorder):
-    def __call__(self, poses: Poses, t: float) -> Poses:
+    def __call__(self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None) -> Poses:
         self.calls.append(t)
         return poses
 
