@@ -136,6 +136,9 @@ def run(args: argparse.Namespace) -> None:
             print(f"{model}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / f"{args.label}.json"
+    if out.exists():  # add these models to an earlier run of the same label
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        result["models"] = {**earlier["models"], **result["models"]}
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out)

@@ -85,7 +85,7 @@ POSE_SCORES = ("confident", "mean")
 RESIZES = ("area", "reference")
 #: Weight of the newest crop region in the low-pass filter between frames
 #: (:func:`blend_crop_regions`; 1.0 turns the filter off).
-CROP_SMOOTHING = 0.9
+CROP_SMOOTHING = 0.5
 #: How far the crop reaches beyond the torso and the visible body (tfjs pose-detection's values).
 TORSO_EXPANSION_RATIO = 1.9
 BODY_EXPANSION_RATIO = 1.2
