@@ -9,7 +9,7 @@ Measures what the defaults of these options were chosen on (fp32, onnxruntime):
 * single-pose MoveNet: ``resize`` (``area`` or ``reference``), ``pose_score`` (``confident``
   or ``mean``: COCO AP ranks results by this score) and ``min_pose_score`` (0.25 or 0), with
   the ``single`` protocol (one crop per labelled person);
-* MultiPose ``min_pose_score`` (0.2, 0.25, 0.3): AP with the ``multi`` protocol, and the people
+* MultiPose ``min_pose_score`` (0.2, 0.25, 0.3) and ``multipose_pad="corner"``: AP with the ``multi`` protocol, and the people
   found on the 4 labelled COCO photos (12 labelled people, 10 with keypoints) and on the 20
   unlabelled photos of ``openpose_media``.
 
@@ -71,18 +71,19 @@ def main() -> None:
     labelled = sorted(COCO_DIR.glob("*.jpg"))
     lines += [
         "",
-        "| model | min_pose_score | multi AP | people on the 4 COCO photos | "
+        "| model | options | multi AP | people on the 4 COCO photos | "
         "people on the 20 other photos |",
         "|---|---|---|---|---|",
     ]
-    for cut in MULTI_CUTS:
-        options = {"min_pose_score": cut}
+    multi: list[dict[str, Any]] = [{"min_pose_score": cut} for cut in MULTI_CUTS]
+    multi.append({"multipose_pad": "corner"})
+    for options in multi:
         ap = _ap("movenet-multipose", options, "multi", coco)
         with xpose.load("movenet-multipose", precision="fp32", threads=2, **options) as est:
             found_coco = sum(len(est.predict(to_rgb_uint8(p))) for p in labelled)
             found_other = sum(len(est.predict(to_rgb_uint8(p))) for p in photos)
         lines.append(
-            f"| movenet-multipose | {cut} | {100 * ap:.1f} | {found_coco} | {found_other} |"
+            f"| movenet-multipose | {options} | {100 * ap:.1f} | {found_coco} | {found_other} |"
         )
         print(lines[-1], flush=True)
     tmp = OUT.with_suffix(".md.tmp")

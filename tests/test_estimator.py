@@ -305,6 +305,7 @@ def test_options_defaults_and_validation() -> None:
         "multipose_long_side": 256,
         "multipose_square": True,
         "min_pose_score": 0.2,
+        "multipose_pad": "centre",
     }
     assert model_options("posenet")["multi_pose"] is False
     inputs, outputs = _stable_tensors("posenet")

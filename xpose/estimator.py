@@ -496,7 +496,8 @@ def load(
             - MoveNet MultiPose: ``multipose_long_side=256`` (the input's long side when the
               file's input size is free, e.g. ONNX; the short side follows the image's aspect,
               rounded up to a multiple of 32), ``multipose_square=False`` (``True``: a square
-              input of the long side, as the fixed-size TFLite file uses), ``min_pose_score=0.2``.
+              input of the long side, as the fixed-size TFLite file uses), ``min_pose_score=0.2``,
+              ``multipose_pad="centre"`` (``"corner"``: pad at the bottom and right).
             - PoseNet: ``multi_pose=False`` (single-pose decoding; ``True`` decodes several
               people), and for multi-pose ``max_poses=10``, ``score_threshold=0.5``,
               ``nms_radius=20.0`` (model-input pixels), ``min_pose_score=0.25`` (poses scoring

@@ -304,3 +304,23 @@ def test_blend_crop_regions_low_pass() -> None:
     np.testing.assert_allclose(blended.as_box(), (0.45, 0.18, 0.95, 0.68), atol=1e-12)
     with pytest.raises(ValueError, match="alpha must be in"):
         movenet.blend_crop_regions(old, new, 0.0)
+
+
+def test_multipose_corner_padding_is_undone() -> None:
+    """``multipose_pad="corner"`` puts the image at the input's top left (padding bottom and
+    right, as tfjs does) and decoding maps keypoints back all the same."""
+    image = np.full((100, 200, 3), 200, np.uint8)
+    head = movenet.MultiPoseHead(
+        movenet.MULTIPOSE, movenet.MultiPoseOptions(multipose_pad="corner")
+    )
+    batch, lb = head.prepare(image)
+    assert batch.shape == (1, 128, 256, 3)  # the aspect fits 256 x 128 exactly: no padding
+    square = movenet.MultiPoseHead(
+        movenet.MULTIPOSE,
+        movenet.MultiPoseOptions(multipose_pad="corner", multipose_square=True),
+    )
+    batch, lb = square.prepare(image)
+    assert batch.shape == (1, 256, 256, 3) and (lb.pad_x, lb.pad_y) == (0.0, 0.0)
+    assert batch[0, 2:126].min() > 150 and batch[0, 130:].max() == 0  # image on top, pad below
+    # A keypoint at the image's centre (100, 50) sits at input (128, 64): normalized (0.5, 0.25).
+    np.testing.assert_allclose(lb.normalized_to_image([[0.5, 0.25]]), [[100.0, 50.0]], atol=1e-4)

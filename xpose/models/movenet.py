@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -53,6 +53,7 @@ __all__ = [
     "MIN_CROP_KEYPOINT_SCORE",
     "MIN_POSE_SCORE",
     "MULTIPOSE",
+    "MULTIPOSE_PADS",
     "POSE_SCORES",
     "RESIZES",
     "THUNDER",
@@ -83,6 +84,8 @@ POSE_SCORES = ("confident", "mean")
 #: ``"reference"`` (tfjs pose-detection's framing, plain bilinear ``crop_and_resize`` and
 #: truncation to int32).
 RESIZES = ("area", "reference")
+#: Where MultiPose's letterbox padding goes (:class:`MultiPoseOptions`).
+MULTIPOSE_PADS = ("centre", "corner")
 #: Weight of the newest crop region in the low-pass filter between frames
 #: (:func:`blend_crop_regions`; 1.0 turns the filter off).
 CROP_SMOOTHING = 0.5
@@ -506,11 +509,14 @@ class MultiPoseOptions(ModelOptions):
             letterboxed into it. ``False``: the short side follows the image's aspect, rounded
             up to a multiple of 32 (less padding, less time on wide frames).
         min_pose_score: people scoring less are dropped.
+        multipose_pad: where the padding of the letterboxed input goes: ``"centre"`` (both
+            sides) or ``"corner"`` (bottom and right, as tfjs pose-detection pads).
     """
 
     multipose_long_side: int = option(256, positive_int)
     multipose_square: bool = option(True, boolean)
     min_pose_score: float = option(0.2, unit_float)
+    multipose_pad: str = option("centre", _choice(MULTIPOSE_PADS))
 
 
 class MultiPoseHead(Head):
@@ -558,6 +564,8 @@ class MultiPoseHead(Head):
 
     def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
         lb = Letterbox.fit(image.shape[:2], self.input_size(image.shape[:2]))
+        if self.options.multipose_pad == "corner":
+            lb = replace(lb, pad_x=0.0, pad_y=0.0)
         return _batch(lb.apply(image), self.input_dtype), lb
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
