@@ -84,9 +84,10 @@ def test_dropped_pose_resets_crop_and_smoother() -> None:
     assert stream.crop_region is not None and smoother.tracks
     assert len(stream.update(_frame())) == 0  # below min_pose_score: no pose
     assert stream.crop_region is None and not smoother.tracks
-    # The next pose starts afresh: found on the whole frame, passed through unsmoothed.
+    # The next pose starts afresh: found in the first-frame crop, passed through unsmoothed.
     after = stream.update(_frame())
-    raw = movenet.decode_single_in_crop(script[-1], movenet.init_crop_region(240, 320), 240, 320)
+    first = movenet.init_crop_region(240, 320, first_frame=True)  # first_crop="centre"
+    raw = movenet.decode_single_in_crop(script[-1], first, 240, 320)
     np.testing.assert_allclose(after.keypoints, raw.keypoints, atol=1e-4)
 
 

@@ -219,7 +219,7 @@ class Estimator(Closing):
         tracker: Tracker | None = None,
         fps: float = 30.0,
         crop_smoothing: float = CROP_SMOOTHING,
-        first_crop: str = "pad",
+        first_crop: str = "centre",
     ) -> PoseStream:
         """Start video mode: a :class:`PoseStream` that keeps state from frame to frame."""
         return PoseStream(
@@ -246,7 +246,7 @@ class Estimator(Closing):
         smoother_options: Mapping[str, Any] | None = None,
         max_age: int = 30,
         crop_smoothing: float = CROP_SMOOTHING,
-        first_crop: str = "pad",
+        first_crop: str = "centre",
     ) -> Iterator[tuple[int, Poses]]:
         """Follow people through a video: yields ``(frame_index, poses)`` for every frame, in order.
 
@@ -307,7 +307,7 @@ class Estimator(Closing):
         smoother_options: Mapping[str, Any] | None = None,
         max_age: int = 30,
         crop_smoothing: float = CROP_SMOOTHING,
-        first_crop: str = "pad",
+        first_crop: str = "centre",
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
         """:meth:`track`, also giving each frame: yields ``(index, timestamp, frame, poses)``.
 

@@ -84,7 +84,7 @@ class PoseStream(Closing):
         tracker: Tracker | None = None,
         fps: float = 30.0,
         crop_smoothing: float = movenet.CROP_SMOOTHING,
-        first_crop: str = "pad",
+        first_crop: str = "centre",
     ) -> None:
         if not float(fps) > 0.0:
             raise ValueError(f"fps must be > 0, got {fps}")
