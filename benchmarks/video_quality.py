@@ -175,7 +175,7 @@ def table(args: argparse.Namespace) -> None:
     ]
     for res in results:
         opts = ", ".join(f"{k}={v}" for k, v in res["options"].items()) or "defaults"
-        lines.append(f"- `{res['label']}`: {opts} (xpose at `{res['xpose']}`; {res['cpu']})")
+        lines.append(f"- `{res['label']}`: {opts} ({res['cpu']})")
     lines += [
         "",
         "| model | label | raw error | raw jitter | smoothed error | smoothed jitter | missed |",
