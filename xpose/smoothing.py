@@ -152,7 +152,7 @@ class OneEuroFilter:
 
 
 #: Default One Euro parameters of :class:`PoseSmoother` for image-normalized coordinates.
-DEFAULTS: dict[str, float] = {"min_cutoff": 3.0, "beta": 100.0, "d_cutoff": 1.0}
+DEFAULTS: dict[str, float] = {"min_cutoff": 2.0, "beta": 50.0, "d_cutoff": 1.0}
 
 
 class PoseSmoother:
