@@ -311,7 +311,7 @@ def test_multipose_corner_padding_is_undone() -> None:
     right, as tfjs does) and decoding maps keypoints back all the same."""
     image = np.full((100, 200, 3), 200, np.uint8)
     head = movenet.MultiPoseHead(
-        movenet.MULTIPOSE, movenet.MultiPoseOptions(multipose_pad="corner")
+        movenet.MULTIPOSE, movenet.MultiPoseOptions(multipose_pad="corner", multipose_square=False)
     )
     batch, lb = head.prepare(image)
     assert batch.shape == (1, 128, 256, 3)  # the aspect fits 256 x 128 exactly: no padding
