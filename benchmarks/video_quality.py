@@ -52,6 +52,11 @@ DATA = ROOT.parent / "shared" / "data"
 #: Unlabelled subjects: keypoints measured once by MoveNet Thunder fp32 on the whole photo.
 MODEL_TRUTH = ROOT / "benchmarks" / "data" / "model_truth.json"
 MODELS = ("movenet-lightning", "movenet-thunder", "movenet-multipose", "posenet")
+#: What the two main labels of the table stand for.
+LABELS = {
+    "today": "xpose before the video-mode change (commit 0267073), its defaults",
+    "new": "the current defaults",
+}
 #: (COCO image id, person index by area) of the labelled subjects.
 COCO_SUBJECTS = ((785, 0), (196141, 0), (197388, 0))
 
@@ -175,6 +180,7 @@ def table(args: argparse.Namespace) -> None:
     ]
     for res in results:
         opts = ", ".join(f"{k}={v}" for k, v in res["options"].items()) or "defaults"
+        opts = LABELS.get(res["label"], opts)
         lines.append(f"- `{res['label']}`: {opts} ({res['cpu']})")
     lines += [
         "",
