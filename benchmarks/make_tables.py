@@ -78,13 +78,15 @@ def _pct(value: float) -> str:
     return "n/a" if value < 0 else f"{100 * value:.1f}"
 
 
-def accuracy(data: Path, out: Path, store: str | None) -> str:
+def accuracy(
+    data: Path, out: Path, store: str | None, precisions: tuple[str, ...] = PRECISIONS
+) -> str:
     """Evaluate every setting x precision x backend; write and return the Markdown."""
     annotations = data / "person_keypoints.json"
     coco = load_coco(annotations, data)
     results: dict[tuple[str, str, str], EvalResult | str] = {}
     for setting in SETTINGS:
-        for precision in PRECISIONS:
+        for precision in precisions:
             for backend in BACKENDS:
                 key = (setting.label, precision, backend)
                 try:
@@ -118,7 +120,7 @@ def accuracy(data: Path, out: Path, store: str | None) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for setting in SETTINGS:
-        for precision in PRECISIONS:
+        for precision in precisions:
             for backend in BACKENDS:
                 res = results[(setting.label, precision, backend)]
                 if isinstance(res, str):
@@ -140,7 +142,7 @@ def accuracy(data: Path, out: Path, store: str | None) -> str:
         "|---|---|---|---|---|---|",
     ]
     for setting in SETTINGS:
-        for precision in PRECISIONS:
+        for precision in precisions:
             a = results[(setting.label, precision, "onnxruntime")]
             b = results[(setting.label, precision, "tflite")]
             if isinstance(a, str) or isinstance(b, str):
@@ -159,8 +161,8 @@ def accuracy(data: Path, out: Path, store: str | None) -> str:
     ]
     for setting in SETTINGS:
         for backend in BACKENDS:
-            f32 = results[(setting.label, "fp32", backend)]
-            i8 = results[(setting.label, "int8", backend)]
+            f32 = results.get((setting.label, "fp32", backend), "not evaluated")
+            i8 = results.get((setting.label, "int8", backend), "not evaluated")
             if isinstance(f32, str) or isinstance(i8, str):
                 continue
             lines.append(
@@ -183,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     acc = sub.add_parser("accuracy", help="COCO AP of everything -> results/accuracy.md")
     acc.add_argument("--data", type=Path, default=DEFAULT_DATA)
     acc.add_argument("--out", type=Path, default=RESULTS / "accuracy.md")
+    acc.add_argument(
+        "--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS), metavar="P"
+    )
     for p in (lat, acc):
         p.add_argument("--store", default=None, help="model store (default $XPOSE_HOME)")
     args = parser.parse_args(argv)
@@ -197,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     else:
-        text = accuracy(args.data, args.out, args.store)
+        text = accuracy(args.data, args.out, args.store, tuple(args.precisions))
     print(text, end="")
     return 0
 

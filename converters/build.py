@@ -4,8 +4,11 @@
 SavedModel with stable tensor names, then for each precision a TFLite file and an ONNX file:
 
 * fp32 ONNX comes from the SavedModel (MultiPose keeps a free input size);
-* fp16 and int8 ONNX come from the TFLite file of the same precision, so both formats of a
-  precision compute the same thing.
+* fp16 ONNX comes from the fp16 TFLite file, so both formats compute the same thing;
+* int8 ONNX is onnxruntime's own static quantization of the fp32 ONNX
+  (:mod:`converters.quantize`), a different quantization from the int8 TFLite file's: each
+  int8 file is checked against the float source, not against the other. A model whose
+  scheme is ``None`` there keeps the former recipe: tf2onnx's form of its int8 TFLite file.
 
 Every file is checked against its source on real photos before it is renamed into place and
 recorded in ``manifest.json`` with its parity figure. A file already recorded, unchanged, and
@@ -26,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from converters import check
+from converters import check, quantize
 from converters.errors import ConversionError
 from converters.explicit_pads import make_pads_explicit, require_same_on_opencv
 from converters.samples import (
+    CALIBRATION_RECIPE,
     calibration_feeds,
     check_feeds,
     default_folders,
@@ -39,11 +43,19 @@ from converters.samples import (
 from converters.sources import SourceCatalog, extract_sources, fetch_package, load_catalog
 from converters.tfjs import tfjs_to_saved_model
 from converters.to_onnx import DEFAULT_OPSET, check_and_save, saved_model_to_onnx, tflite_to_onnx
-from converters.to_tflite import int8_scheme, saved_model_to_tflite
+from converters.to_tflite import conv_outputs, float_layers, int8_scheme, saved_model_to_tflite
 from xpose.backends import open_backend
 from xpose.models import get_spec, list_models
 from xpose.models.movenet import multipose_size
-from xpose.store import PRECISIONS, Manifest, atomic_path, relpath, resolve_store, sha256_file
+from xpose.store import (
+    PRECISIONS,
+    Manifest,
+    atomic_path,
+    relpath,
+    resolve_store,
+    savedmodel_dir,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +143,7 @@ class _Builder:
     def saved_model(self, model: str, fixed_shape: tuple[int, ...] | None = None) -> Path:
         """The model's SavedModel; ``fixed_shape`` gives a second one pinned to that size."""
         name = model if fixed_shape is None else f"{model}-{'x'.join(map(str, fixed_shape))}"
-        dst = self.store / "savedmodel" / name
+        dst = savedmodel_dir(name, self.store)
         stamp = dst / "xpose.json"
         want = {"source_sha256": self.source_sha(model), "recipe": RECIPE}
         if not self.force and stamp.is_file() and json.loads(stamp.read_text()) == want:
@@ -157,12 +169,15 @@ class _Builder:
         }
         if precision == "int8":
             key["int8_scheme"] = int8_scheme(model)
+            key["calibration_views"] = CALIBRATION_RECIPE
         return key
 
     def current(self, rel: str, key: dict[str, Any]) -> bool:
         return not self.force and self.manifest.is_current(rel, **key)
 
-    def record(self, rel: str, model: str, precision: str, fmt: str, key, parity, origin) -> None:
+    def record(
+        self, rel: str, model: str, precision: str, fmt: str, key, parity, origin, extra=None
+    ) -> None:
         path = self.store / rel
         with open_backend("onnxruntime" if fmt == "onnx" else "tflite", path) as be:
             io = _io(be)
@@ -176,6 +191,7 @@ class _Builder:
             **key,
             "made_from": origin,
             "parity": parity.to_dict(),
+            **(extra or {}),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         self.manifest.files[rel] = entry
@@ -212,10 +228,15 @@ class _Builder:
             return reference
 
         feeds = list(check_feeds(spec, self.folders))
+        if "int8" in precisions and "fp32" not in precisions:
+            precisions = ["fp32", *precisions]  # the int8 ONNX is quantized from the fp32 ONNX
         for precision in precisions:
             tfl_rel = relpath(model, precision, "tflite")
+            onnx_fp32 = relpath(model, "fp32", "onnx")
             onnx_rel = relpath(model, precision, "onnx")
             tfl_key = self._key(model, "savedmodel", precision)
+            if precision == "int8":
+                tfl_key["int8_float_layers"] = list(float_layers(model))
             if self.current(tfl_rel, tfl_key):
                 self.report.skipped.append(tfl_rel)
             else:
@@ -225,15 +246,24 @@ class _Builder:
                     self.saved_model(model, MULTIPOSE_TFLITE_SHAPE) if spec.dynamic_size else sm
                 )
                 calib = None
+                keep: list[str] = []
                 if precision == "int8" and int8_scheme(model) == "static":
                     cal = calibration_feeds(spec, self.folders)
                     calib = lambda cal=cal: iter(cal)  # noqa: E731
+                    fp32_tflite = self.store / relpath(model, "fp32", "tflite")
+                    keep = conv_outputs(fp32_tflite, float_layers(model))
                 tol = {"fp32": check.EXACT, "fp16": check.FP16, "int8": check.INT8}[precision]
 
-                def write_tflite(p: Path, precision=precision, calib=calib, tfl_sm=tfl_sm):
+                def write_tflite(
+                    p: Path, precision=precision, calib=calib, tfl_sm=tfl_sm, keep=keep
+                ):
                     p.write_bytes(
                         saved_model_to_tflite(
-                            tfl_sm, precision, calibration=calib, int8_scheme=int8_scheme(model)
+                            tfl_sm,
+                            precision,
+                            calibration=calib,
+                            int8_scheme=int8_scheme(model),
+                            float_nodes=keep,
                         )
                     )
 
@@ -246,6 +276,9 @@ class _Builder:
 
             if precision == "fp32":
                 onnx_key = self._key(model, "savedmodel", precision)
+            elif precision == "int8" and quantize.scheme_for(model) is not None:
+                onnx_key = self._key(model, self.manifest.files[onnx_fp32]["sha256"], precision)
+                onnx_key["int8_scheme"] = quantize.scheme_for(model).to_dict()
             else:
                 onnx_key = self._key(model, self.manifest.files[tfl_rel]["sha256"], precision)
             if self.current(onnx_rel, onnx_key):
@@ -274,37 +307,51 @@ class _Builder:
                         )
 
                 origin = "savedmodel"
+            elif precision == "int8" and quantize.scheme_for(model) is not None:
+                self.int8_onnx(model, onnx_rel, onnx_key, ref(), feeds)
+                continue
             else:
                 tfl_path = self.store / tfl_rel
 
                 def write_onnx(p: Path, tfl_path=tfl_path):
                     check_and_save(tflite_to_onnx(tfl_path, self.opset), p)
 
-                if precision == "fp16":
-
-                    def measure_onnx(p: Path, tfl_path=tfl_path):
-                        with (
-                            open_backend("tflite", tfl_path) as src,
-                            open_backend("onnxruntime", p) as be,
-                        ):
-                            return check.compare(spec, src.run, be.run, feeds, check.EXACT)
-
-                else:
-                    # onnxruntime computes the int8 graph with its own rounding, so both int8
-                    # forms are held to the float source, not to each other
-                    reference_runner = ref()
-
-                    def measure_onnx(p: Path, reference_runner=reference_runner):
+                def measure_onnx(p: Path, tfl_path=tfl_path, precision=precision):
+                    if precision == "int8":  # tf2onnx's form of the int8 TFLite file
                         with open_backend("onnxruntime", p) as be:
                             return check.compare(
-                                spec, reference_runner.run, be.run, feeds, check.INT8_ONNX
+                                spec, ref().run, be.run, feeds, check.INT8_TFLITE_ONNX
                             )
+                    with (
+                        open_backend("tflite", tfl_path) as src,
+                        open_backend("onnxruntime", p) as be,
+                    ):
+                        return check.compare(spec, src.run, be.run, feeds, check.EXACT)
 
                 origin = tfl_rel
             parity = self.checked_write(onnx_rel, write_onnx, measure_onnx)
             self.record(onnx_rel, model, precision, "onnx", onnx_key, parity, origin)
         if reference is not None:
             reference.close()
+
+    def int8_onnx(self, model: str, rel: str, key: dict[str, Any], reference, feeds) -> None:
+        """onnxruntime's static int8 of the fp32 ONNX, checked against the float source."""
+        spec = get_spec(model)
+        scheme = quantize.scheme_for(model)
+        calib = calibration_feeds(spec, self.folders, count=scheme.views)
+        done: dict[str, Any] = {}
+
+        def write(p: Path) -> None:
+            fp32 = self.store / relpath(model, "fp32", "onnx")
+            done.update(quantize.quantize(fp32, p, calib, scheme))
+
+        def measure(p: Path) -> check.Parity:
+            with open_backend("onnxruntime", p) as be:
+                return check.compare(spec, reference.run, be.run, feeds, check.INT8)
+
+        parity = self.checked_write(rel, write, measure)
+        origin = relpath(model, "fp32", "onnx")
+        self.record(rel, model, "int8", "onnx", key, parity, origin, {"quantization": done})
 
 
 def build_store(

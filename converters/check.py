@@ -1,8 +1,11 @@
 """Checks a converted model against its source on real photos: decoded keypoints, not raw tensors.
 
-The parity figure is the largest difference, over all check images, of keypoint x, y
-(normalized to the model input, over keypoints the source scores above 0.3) and of keypoint
-score. A figure beyond the tolerance is an error.
+The parity figures are the differences, over all check images, of keypoint x, y (normalized
+to the model input, over keypoints the source scores above 0.3) and of keypoint score: the
+largest, a quantile, and the share of keypoints farther apart than a bound. Same arithmetic is
+held to the largest difference; fp16 and int8, where a rare ambiguous keypoint may flip to
+another spot while the rest stay close, to a quantile and a share of far keypoints. A figure
+beyond the tolerance is an error.
 """
 
 from __future__ import annotations
@@ -23,28 +26,37 @@ CONFIDENT = 0.3
 class Tolerance:
     """Allowed differences: keypoint x, y normalized to the input size, and keypoint score.
 
-    ``quantile`` 1.0 bounds the largest difference; below 1 it bounds that quantile (int8,
-    where a rare ambiguous keypoint may flip sides while the rest stay close).
+    ``quantile`` 1.0 bounds the largest difference; below 1 it bounds that quantile (fp16 and
+    int8, where a rare ambiguous keypoint may flip sides while the rest stay close). ``far``,
+    when set, is a keypoint distance counted as far: at most ``far_share`` of the confident
+    keypoints may lie farther than that.
     """
 
     coord: float
     score: float
     quantile: float = 1.0
+    far: float | None = None
+    far_share: float = 0.0
 
 
 #: Same arithmetic on two runtimes or formats (fp32 anywhere; ONNX made from a TFLite file).
 EXACT = Tolerance(1e-4, 1e-3)
-#: fp16 TFLite against the fp32 SavedModel (PoseNet's float16 weights move a few keypoints).
-FP16 = Tolerance(0.15, 0.1)
-#: int8 against float, on the 95th percentile: keypoints stay close, scores move a lot (MultiPose's
-#: the most).
-INT8 = Tolerance(0.10, 0.6, quantile=0.95)
-#: The int8 ONNX (tf2onnx's QDQ form of the int8 TFLite file) on onnxruntime with all graph
-#: optimizations, which fuse QDQ into integer kernels with their own rounding. Measured against
-#: float: PoseNet 0.10-0.13 of the input at the 95th percentile (its LiteRT int8: 0.03-0.09),
-#: the MoveNets 0.01-0.05. COCO AP moves less (PoseNet int8: 46.2 on onnxruntime, 50.1 on LiteRT,
-#: 49.0 at fp32): the far keypoints are mostly weak ones flipping to another spot.
-INT8_ONNX = Tolerance(0.2, 0.6, quantile=0.95)
+#: fp16 TFLite against the fp32 SavedModel. MoveNet's weights are float16 already (no change);
+#: PoseNet's float16 weights move a few keypoints, and a single ambiguous one may flip to the
+#: other side of the image, so the bound is on the 99th percentile and on the share of
+#: keypoints more than 0.1 of the input apart, not on the largest difference.
+FP16 = Tolerance(0.05, 0.1, quantile=0.99, far=0.1, far_share=0.02)
+#: int8 against float, on the 95th percentile: keypoints stay close, scores move a lot
+#: (MultiPose's the most). Both int8 files are held to it: the TFLite converter's int8 file and
+#: onnxruntime's own quantization of the fp32 ONNX (converters/quantize.py). On the check
+#: views (crops of several people among them) PoseNet's single-pose decoding lets a few
+#: keypoints jump from one person to another: its int8 files measure 0.05-0.06 at the 95th
+#: percentile with 4-5 % of keypoints more than 0.1 apart.
+INT8 = Tolerance(0.10, 0.6, quantile=0.95, far=0.1, far_share=0.08)
+#: tf2onnx's QDQ form of an int8 TFLite file on onnxruntime (models without an onnxruntime
+#: scheme), whose fused integer kernels round differently from LiteRT's. Measured against
+#: float: 0.01-0.13 of the input at the 95th percentile.
+INT8_TFLITE_ONNX = Tolerance(0.2, 0.6, quantile=0.95)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class Parity:
     p95_score: float
     images: int
     tolerance: Tolerance
+    far_share: float = 0.0
 
     def bounded(self) -> tuple[float, float]:
         """The (coord, score) figures the tolerance applies to."""
@@ -67,7 +80,8 @@ class Parity:
 
     def ok(self) -> bool:
         coord, score = self.bounded()
-        return coord <= self.tolerance.coord and score <= self.tolerance.score
+        far_ok = self.tolerance.far is None or self.far_share <= self.tolerance.far_share
+        return coord <= self.tolerance.coord and score <= self.tolerance.score and far_ok
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -144,6 +158,7 @@ def compare(
         p95_score=float(np.quantile(s, q)),
         images=images,
         tolerance=tolerance,
+        far_share=float((c > tolerance.far).mean()) if tolerance.far is not None else 0.0,
     )
 
 
@@ -154,6 +169,8 @@ def require(parity: Parity, what: str) -> Parity:
         raise ParityError(
             f"{what} disagrees with its source: {which} keypoint difference {coord:.2e} "
             f"(allowed {parity.tolerance.coord:.0e}), {which} score difference {score:.2e} "
-            f"(allowed {parity.tolerance.score:.0e}) over {parity.images} images"
+            f"(allowed {parity.tolerance.score:.0e}), {parity.far_share:.1%} of keypoints "
+            f"farther than {parity.tolerance.far} (allowed {parity.tolerance.far_share:.0%}) "
+            f"over {parity.images} images"
         )
     return parity

@@ -2,7 +2,9 @@
 
 The default set is the project's own photos (``tests/data``, ``xpose/data``) plus, when the
 folder exists beside the project, the COCO val2017 photos of ``../shared/data`` with one view
-per labelled person (the person's box enlarged 1.25x). ``--calibration DIR`` adds a folder.
+per labelled person (the person's box enlarged 1.25x, :class:`xpose.preprocess.CropBox`, the crop
+the accuracy evaluation makes). int8 calibration leaves the labelled photos out
+(:func:`calibration_views`). ``--calibration DIR`` replaces the folders.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import cv2
 import numpy as np
 
 from xpose.models import ModelSpec, movenet, posenet
-from xpose.preprocess import to_rgb_uint8
+from xpose.preprocess import CropBox, to_rgb_uint8
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +50,33 @@ def _person_boxes(folder: Path) -> dict[str, list[list[float]]]:
     return boxes
 
 
-def _crop(image: np.ndarray, box: Sequence[float], scale: float = 1.25) -> np.ndarray:
-    x, y, w, h = box
-    side = max(w, h) * scale
-    cx, cy = x + w / 2, y + h / 2
-    x0, y0 = round(cx - side / 2), round(cy - side / 2)
-    x1, y1 = round(cx + side / 2), round(cy + side / 2)
-    ih, iw = image.shape[:2]
-    out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
-    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, iw), min(y1, ih)
-    out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
-    return out
+def _labelled(folder: Path) -> dict[str, list[list[float]]]:
+    """image path -> COCO person boxes, for every annotated image under ``folder``."""
+    boxes = {}
+    for sub in [folder, *[d for d in folder.rglob("*") if d.is_dir()]]:
+        boxes.update({str(sub / k): v for k, v in _person_boxes(sub).items()})
+    return boxes
 
 
-def person_views(folders: Iterable[Path] | None = None) -> list[np.ndarray]:
-    """RGB views: every image whole, plus a crop around each labelled person."""
+def person_views(
+    folders: Iterable[Path] | None = None, *, labelled: bool = True
+) -> list[np.ndarray]:
+    """RGB views: every image whole, plus a crop around each labelled person.
+
+    ``labelled=False`` leaves out the images that carry COCO keypoint labels (the evaluation
+    photos), so that int8 calibration never sees the photos its accuracy is measured on.
+    """
     folders = default_folders() if folders is None else [Path(f) for f in folders]
     views = []
     for folder in folders:
-        boxes = {}
-        for sub in [folder, *[d for d in folder.rglob("*") if d.is_dir()]]:
-            boxes.update({str(sub / k): v for k, v in _person_boxes(sub).items()})
+        boxes = _labelled(folder)
         for path in _image_files([folder]):
+            if not labelled and str(path) in boxes:
+                continue
             image = to_rgb_uint8(path)
             views.append(image)
-            views += [_crop(image, b) for b in boxes.get(str(path), [])]
+            crops = [CropBox.square(b, image.shape[:2], 1.25) for b in boxes.get(str(path), [])]
+            views += [crop.apply(image) for crop in crops]
     if not views:
         raise FileNotFoundError(
             f"no images of people found in {[str(f) for f in folders]}; pass --calibration DIR"
@@ -105,11 +109,48 @@ def feeds_for(spec: ModelSpec, image: np.ndarray, size: tuple[int, int] | None =
     return movenet.prepare(image, spec, size=size)[0]
 
 
+def zoom_out(view: np.ndarray, scale: float) -> np.ndarray:
+    """``view`` shrunk by ``scale`` (< 1) onto a black canvas of its own size, centred:
+    the same people, smaller in the frame. ``(H, W, 3)`` uint8 in and out."""
+    h, w = view.shape[:2]
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = cv2.resize(view, (sw, sh), interpolation=cv2.INTER_AREA)
+    out = np.zeros_like(view)
+    y0, x0 = (h - sh) // 2, (w - sw) // 2
+    out[y0 : y0 + sh, x0 : x0 + sw] = small
+    return out
+
+
+#: Changes whenever :func:`calibration_views` changes, so int8 files are rebuilt.
+CALIBRATION_RECIPE = "unlabelled photos, mirrors, crops, zoom-outs"
+
+
+def calibration_views(
+    folders: Iterable[Path] | None = None, count: int = 96, seed: int = 0
+) -> list[np.ndarray]:
+    """``count`` varied views of the unlabelled photos of people, for int8 calibration.
+
+    The photos (never the COCO-labelled evaluation photos, see :func:`person_views`), then
+    their mirror images, then random crops (:func:`augment`); every fourth view beyond the
+    photos and mirrors is zoomed out (people at 0.4-0.8 of the frame). Falls back on the
+    labelled photos when a folder holds nothing else.
+    """
+    try:
+        views = person_views(folders, labelled=False)
+    except FileNotFoundError:
+        views = person_views(folders)
+    out = augment(views, count, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    for i in range(2 * len(views), len(out), 4):
+        out[i] = zoom_out(out[i], float(rng.uniform(0.4, 0.8)))
+    return out
+
+
 def calibration_feeds(
     spec: ModelSpec, folders: Iterable[Path] | None = None, count: int = 96, dtype=None
 ) -> list[dict[str, np.ndarray]]:
-    views = augment(person_views(folders), count)
-    feeds = [feeds_for(spec, v) for v in views]
+    """The model's input feeds for :func:`calibration_views`."""
+    feeds = [feeds_for(spec, v) for v in calibration_views(folders, count)]
     if dtype is not None:
         feeds = [{k: v.astype(dtype) for k, v in f.items()} for f in feeds]
     return feeds

@@ -1,11 +1,44 @@
-"""Shared pytest fixtures. Each area keeps its fixtures under its own section."""
+"""Shared pytest fixtures. Each area keeps its fixtures under its own section.
+
+Helpers that are not fixtures (skips, fake backends, photo paths) are in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import CONVERT_FIRST, EstimatorCache
+from xpose import store as xstore
+
+# ---------------------------------------------------------------------------------------------
+# the model store
+# ---------------------------------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``convert`` skip at once when there is no model store at all."""
+    if item.get_closest_marker("convert") is None:
+        return
+    try:
+        root = xstore.resolve_store(None)
+    except (OSError, ValueError) as err:
+        pytest.skip(f"{CONVERT_FIRST}: {err}")
+    if not (root / xstore.MANIFEST).is_file():
+        pytest.skip(f"{CONVERT_FIRST}: no model store at {root}")
+
+
+@pytest.fixture(scope="module")
+def estimators() -> Iterator[EstimatorCache]:
+    """``estimators(model, backend="onnxruntime", precision="fp32", **options)``: estimators
+    from the default store, each loaded once per test module (skipped when not converted)."""
+    cache = EstimatorCache()
+    yield cache
+    cache.close()
+
 
 # ---------------------------------------------------------------------------------------------
 # backends

@@ -11,26 +11,23 @@ occluded (``v > 0``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-import xpose
-from xpose.backends import backend_status
+from tests.helpers import COCO_DIR, EstimatorCache
 from xpose.estimator import Estimator
-from xpose.evaluate import CropBox
-from xpose.preprocess import to_rgb_uint8
+from xpose.preprocess import CropBox, to_rgb_uint8
 from xpose.results import Poses
 
-COCO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coco_val2017"
+COCO = COCO_DIR
 LABELS = COCO / "person_keypoints.json"
 
-pytestmark = pytest.mark.skipif(
-    not LABELS.is_file(), reason=f"shared COCO photos not found at {COCO}"
-)
+pytestmark = [
+    pytest.mark.convert,
+    pytest.mark.skipif(not LABELS.is_file(), reason=f"shared COCO photos not found at {COCO}"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +36,6 @@ def coco() -> dict[str, Any]:
     data = json.loads(LABELS.read_text())
     data["photos"] = {im["id"]: to_rgb_uint8(COCO / im["file_name"]) for im in data["images"]}
     return data
-
-
-@pytest.fixture(scope="module")
-def estimator() -> Iterator[Callable[..., Estimator]]:
-    """``get(model, backend, **options)``, each loaded once per module (or skipped)."""
-    cache: dict[tuple[Any, ...], Estimator] = {}
-
-    def get(model: str, backend: str = "onnxruntime", **options: Any) -> Estimator:
-        key = (model, backend, tuple(sorted(options.items())))
-        if key not in cache:
-            missing = backend_status().get(backend)
-            if missing is not None:
-                pytest.skip(missing)
-            try:
-                cache[key] = xpose.load(model, backend, "fp32", threads=2, **options)
-            except FileNotFoundError as err:
-                pytest.skip(f"run `xpose convert` first: {err}")
-        return cache[key]
-
-    yield get
-    for est in cache.values():
-        est.close()
 
 
 def _people(coco: dict[str, Any]) -> list[dict[str, Any]]:
@@ -99,16 +74,16 @@ NEIGHBOUR = 1
 
 
 def _single_pose(est: Estimator, photo: np.ndarray, ann: dict[str, Any]) -> Poses:
-    crop = CropBox.around(ann["bbox"], 1.25)  # the box enlarged 1.25x and made square
-    return crop.to_image(est.predict(crop.extract(photo)))
+    crop = CropBox.square(ann["bbox"], photo.shape[:2], 1.25)  # the box enlarged, made square
+    return crop.poses_to_image(est.predict(crop.apply(photo)))
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "tflite"])
 @pytest.mark.parametrize("model", ["movenet-lightning", "movenet-thunder"])
 def test_movenet_keypoints_land_near_labels(
-    coco: dict[str, Any], estimator: Callable[..., Estimator], model: str, backend: str
+    coco: dict[str, Any], estimators: EstimatorCache, model: str, backend: str
 ) -> None:
-    est = estimator(model, backend)
+    est = estimators(model, backend)
     people = _people(coco)
     pooled: list[np.ndarray] = []
     taken_by_neighbour: list[int] = []
@@ -160,12 +135,12 @@ def _person_distance(a: Poses, i: int, b: Poses, j: int) -> float:
     ["000000040083.jpg", "000000197388.jpg", "000000196141.jpg", "000000000785.jpg"],
 )
 def test_posenet_multi_finds_every_multipose_person(
-    coco: dict[str, Any], estimator: Callable[..., Estimator], file_name: str
+    coco: dict[str, Any], estimators: EstimatorCache, file_name: str
 ) -> None:
     (image_id,) = (im["id"] for im in coco["images"] if im["file_name"] == file_name)
     photo = coco["photos"][image_id]
-    multipose = estimator("movenet-multipose").predict(photo)
-    posenet = estimator("posenet", multi_pose=True).predict(photo)
+    multipose = estimators("movenet-multipose").predict(photo)
+    posenet = estimators("posenet", multi_pose=True).predict(photo)
     posenet = posenet[posenet.score >= POSENET_MIN_SCORE]
     assert len(multipose) >= 1
     # Greedy one-to-one matching, closest pairs first.
@@ -194,10 +169,10 @@ MULTIPOSE_PER_PERSON = 0.2
 
 
 def test_multipose_finds_the_labelled_people(
-    coco: dict[str, Any], estimator: Callable[..., Estimator]
+    coco: dict[str, Any], estimators: EstimatorCache
 ) -> None:
     """The reference of the PoseNet test is itself right: MultiPose poses each larger person."""
-    est = estimator("movenet-multipose")
+    est = estimators("movenet-multipose")
     anns = [a for a in _people(coco) if a["area"] >= 5000]
     assert len(anns) == 9
     for ann in anns:

@@ -145,8 +145,8 @@ def test_a_missing_model_is_model_not_converted(tmp_path: Path) -> None:
 def test_cli_reports_user_errors_and_shows_bugs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from xpose import engine
     from xpose.cli import EXIT_BUG, main
-    from xpose.commands import predict
 
     (tmp_path / "manifest.json").write_text("[1, 2, 3]")
     image = str(Path(__file__).parent / "data" / "astronaut.png")
@@ -154,10 +154,10 @@ def test_cli_reports_user_errors_and_shows_bugs(
     err = capsys.readouterr().err
     assert "is not a model store manifest" in err and "Traceback" not in err
 
-    def broken(args: object) -> None:
+    def broken(job: object, threads: object = None) -> None:
         raise TypeError("an internal mistake")
 
-    monkeypatch.setattr(predict, "_load", broken)
+    monkeypatch.setattr(engine, "load_estimator", broken)
     assert main(["predict", image]) == EXIT_BUG == 70
     err = capsys.readouterr().err
     assert "Traceback" in err and "TypeError: an internal mistake" in err

@@ -9,14 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xpose import store as _store
+from tests.helpers import require_backend, require_store
 from xpose.backends import backend_status
 from xpose.bench import (
     BENCH_IMAGE_SIZE,
     BenchResult,
+    BenchRow,
     bench_image,
     cpu_name,
+    describe_int8_instructions,
     installed_backends,
+    int8_instructions,
     prepared_feeds,
     run_bench,
     versions,
@@ -28,15 +31,11 @@ BACKENDS = ("onnxruntime", "tflite", "openvino", "opencv")
 
 
 def _need(model: str, precision: str, formats: tuple[str, ...] = ("onnx", "tflite")) -> None:
-    """Skip unless the store holds ``model`` at ``precision`` in every format."""
-    for fmt in formats:
-        try:
-            _store.locate(model, precision, fmt)
-        except FileNotFoundError as err:
-            pytest.skip(f"run `xpose convert` first: {err}")
+    """Skip unless the store holds ``model`` at ``precision`` in every format (and every
+    backend of ``BACKENDS`` runs)."""
+    require_store(model, precision, formats)
     for backend in BACKENDS:
-        if backend_status()[backend] is not None:
-            pytest.skip(backend_status()[backend])
+        require_backend(backend)
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +52,70 @@ def test_bench_image_is_a_vga_rgb_frame() -> None:
     assert image[:, 100:540].std() > 10  # a photo in the middle
 
 
+def test_cpu_name_reads_proc_cpuinfo_else_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import xpose.bench
+
+    cpuinfo = "processor\t: 0\nvendor_id\t: Test\nmodel name\t: Test CPU 9000 @ 1GHz\n"
+    monkeypatch.setattr(xpose.bench, "open", lambda *a, **k: io.StringIO(cpuinfo), raising=False)
+    assert cpu_name() == "Test CPU 9000 @ 1GHz"
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(xpose.bench, "open", unreadable, raising=False)
+    monkeypatch.setattr(xpose.bench.platform, "processor", lambda: "")
+    monkeypatch.setattr(xpose.bench.platform, "machine", lambda: "riscv64")
+    assert cpu_name() == "riscv64"
+
+
 def test_default_backends_are_the_installed_ones() -> None:
     installed = installed_backends()
     assert installed[0] == "onnxruntime"
     assert set(installed) == {b for b, missing in backend_status().items() if missing is None}
 
 
-def test_environment_is_reported() -> None:
-    assert cpu_name()
+def test_versions_are_reported() -> None:
     found = versions()
     assert {"python", "xpose", "onnxruntime", "numpy"} <= set(found)
 
 
+def test_int8_instruction_sets_are_read_from_cpu_flags() -> None:
+    vnni = "processor : 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    found = int8_instructions(vnni)
+    assert found == {"AVX2": True, "AVX-512 VNNI": True, "AVX-VNNI": False, "AMX": False}
+    assert describe_int8_instructions(found) == "AVX2 yes, AVX-512 VNNI yes, AVX-VNNI no, AMX no"
+    sapphire = "flags : avx2 avx_vnni amx_tile amx_int8 amx_bf16\n"
+    assert int8_instructions(sapphire) == {
+        "AVX2": True,
+        "AVX-512 VNNI": False,
+        "AVX-VNNI": True,
+        "AMX": True,
+    }
+    assert not any(int8_instructions("").values())
+
+
+def test_int8_speedup_table_divides_times_of_one_run() -> None:
+    rows = tuple(
+        BenchRow("posenet", p, b, (1, 385, 385, 3), ms, ms + 1, 3)
+        for p, b, ms in [
+            ("fp32", "onnxruntime", 8.0),
+            ("fp32", "tflite", 6.0),
+            ("int8", "onnxruntime", 4.0),
+            ("int8", "tflite", 5.0),
+        ]
+    )
+    res = BenchResult(rows, BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
+    table = res.int8_table()
+    assert "| posenet | onnxruntime | 8.00 | 4.00 | 2.00 | 1.00 |" in table
+    assert "| posenet | tflite | 6.00 | 5.00 | 1.20 | 1.25 |" in table
+    assert "int8 against fp32" in res.to_markdown()
+    only_fp32 = BenchResult(rows[:2], BACKENDS, 2, 3, 1, "img", (480, 640, 3), "cpu", 2, {})
+    assert only_fp32.int8_table() == ""
+
+
+@pytest.mark.convert
 def test_rows_cover_every_backend(result: BenchResult) -> None:
     assert result.backends == BACKENDS
     assert [(r.model, r.precision, r.backend) for r in result.rows] == [
@@ -80,6 +131,7 @@ def test_rows_cover_every_backend(result: BenchResult) -> None:
     assert result.skipped == ()
 
 
+@pytest.mark.convert
 def test_markdown_table_is_well_formed(result: BenchResult) -> None:
     text = result.to_markdown()
     assert text.startswith("# xpose latency benchmark")
@@ -109,6 +161,7 @@ def test_markdown_table_is_well_formed(result: BenchResult) -> None:
     assert reference[5] == reference[7] == "1.00"  # onnxruntime against itself
 
 
+@pytest.mark.convert
 def test_prepared_feeds_are_what_predict_runs() -> None:
     _need(MODEL, "fp32", ("onnx",))
     import xpose
@@ -153,6 +206,7 @@ def test_bad_arguments_are_named(kwargs: dict, match: str) -> None:
         run_bench(**kwargs)
 
 
+@pytest.mark.convert
 def test_cli_writes_the_table(tmp_path, capsys) -> None:
     _need(MODEL, "fp32")
     out = tmp_path / "bench.md"
@@ -181,23 +235,7 @@ def test_cli_writes_the_table(tmp_path, capsys) -> None:
     assert f"| {MODEL} | fp32 |" in printed
 
 
-def test_cli_help_is_complete(capsys) -> None:
-    with pytest.raises(SystemExit):
-        main(["bench", "--help"])
-    text = capsys.readouterr().out
-    for option in (
-        "--models",
-        "--precisions",
-        "--backends",
-        "--threads",
-        "--image",
-        "--repeat",
-        "--out",
-        "--store",
-    ):
-        assert option in text
-
-
+@pytest.mark.convert
 def test_refused_combinations_are_listed_with_the_reason() -> None:
     _need("movenet-lightning", "int8", ("onnx",))
     result = run_bench(

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import xpose
-from xpose import store as xstore
 from xpose.backends import TensorInfo
 from xpose.estimator import Estimator
 from xpose.models import movenet
 from xpose.smoothing import PoseSmoother
+
+from .helpers import require_store, rgb
 
 DATA = Path(__file__).parent / "data"
 
@@ -54,11 +55,8 @@ class _ScriptedLightning:
 
 def _photo(name: str) -> np.ndarray:
     """A test photo as RGB; skips unless the store has Lightning (the tests using it run it)."""
-    try:
-        xstore.locate("movenet-lightning", "fp32", "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-    return cv2.cvtColor(cv2.imread(str(DATA / f"{name}.png")), cv2.COLOR_BGR2RGB)
+    require_store("movenet-lightning")
+    return rgb(DATA / f"{name}.png")
 
 
 def _frame() -> np.ndarray:
@@ -111,6 +109,7 @@ def test_crop_region_is_low_pass_filtered() -> None:
         previous = stream.crop_region
 
 
+@pytest.mark.convert
 def test_cut_to_an_empty_scene_resets_the_crop() -> None:
     """A person, then a cut to a frame with nobody: the crop goes back to the whole frame."""
     person = cv2.resize(_photo("astronaut"), (320, 320), interpolation=cv2.INTER_AREA)
@@ -124,6 +123,7 @@ def test_cut_to_an_empty_scene_resets_the_crop() -> None:
         assert stream.crop_region is None
 
 
+@pytest.mark.convert
 def test_smoothing_reduces_jitter_on_a_still_person() -> None:
     """A still person under sensor noise: smoothed keypoints wobble far less than raw ones."""
     person = _photo("camera")

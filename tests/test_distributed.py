@@ -23,6 +23,7 @@ ray = pytest.importorskip("ray", reason="the Ray engine needs ray: pip install '
 pytest.importorskip("ray.data", reason="the Ray engine needs ray[data]: pip install 'xpose[ray]'")
 
 import xpose
+from tests.helpers import require_store
 from xpose import store as _store
 from xpose.cli import main
 from xpose.distributed import (
@@ -54,10 +55,7 @@ XY_TOL, SCORE_TOL = 0.0101, 1.01e-4
 
 @pytest.fixture(scope="module")
 def store() -> Path:
-    try:
-        path = _store.locate(MODEL, PRECISION, "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
+    path = require_store(MODEL, PRECISION)
     return path.parents[1]
 
 
@@ -213,6 +211,7 @@ def test_cli_ray_options_need_the_ray_engine(
 # --- on the local Ray -------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 def test_cli_ray_engine_matches_the_local_engine(
     local_ray: None, store: Path, collection: Path, video: Path, tmp_path: Path
 ) -> None:
@@ -226,6 +225,7 @@ def test_cli_ray_engine_matches_the_local_engine(
     _assert_same_records(distributed, local)
 
 
+@pytest.mark.convert
 def test_video_chunks_restart_video_mode(
     local_ray: None, store: Path, video: Path, tmp_path: Path
 ) -> None:
@@ -261,6 +261,7 @@ def test_video_chunks_restart_video_mode(
     _assert_same_records(records, want)
 
 
+@pytest.mark.convert
 def test_corrupt_inputs_are_reported_and_the_run_goes_on(
     local_ray: None,
     store: Path,
@@ -291,6 +292,7 @@ def test_corrupt_inputs_are_reported_and_the_run_goes_on(
     assert errors[0]["error"].startswith("ValueError: ")
 
 
+@pytest.mark.convert
 def test_an_actor_that_dies_mid_run_loses_and_duplicates_nothing(
     local_ray: None, store: Path, collection: Path, tmp_path: Path
 ) -> None:
@@ -322,6 +324,7 @@ def test_an_actor_that_dies_mid_run_loses_and_duplicates_nothing(
     _assert_same_records(records, reference)
 
 
+@pytest.mark.convert
 def test_a_dataset_of_images(local_ray: None, store: Path) -> None:
     photos = [np.ascontiguousarray(v) for v in _variants(_photos()[0], 5, seed=7)]
     items = [{"image": p, "source": f"mem{i}"} for i, p in enumerate(photos)]

@@ -1,78 +1,44 @@
-"""Tests of xpose.estimator: load, Estimator.predict, model identification and PoseStream.
+"""Tests of xpose.estimator: load, Estimator.predict, and video mode on real models.
 
 Tests that run real models need the converted files in the model store (``$XPOSE_HOME``, see
-:mod:`xpose.store`); they skip with "run `xpose convert` first" when a file is missing. The
-identification, option, error-path and video-mode plumbing tests use a fake backend and run
-everywhere.
+:mod:`xpose.store`); they are marked ``convert`` and skip with "run `xpose convert` first"
+when a file is missing. The option, error-path and plumbing tests use a fake backend and run
+everywhere (identification: ``test_binding.py``; the stream's plumbing: ``test_stream.py``).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 import xpose
-from xpose import store as xstore
+from tests.helpers import (
+    ASTRONAUT,
+    COCO_DIR,
+    CONVERT_FIRST,
+    FORMATS,
+    TFHUB_LIGHTNING,
+    FakeBackend,
+    require_backend,
+    require_store,
+    single_pose_outputs,
+    stable_tensors,
+    tensor,
+)
 from xpose.backends import TensorInfo
-from xpose.estimator import Estimator, PoseStream, identify, model_options
+from xpose.estimator import Estimator, model_options
 from xpose.keypoints import Keypoint
-from xpose.models import MODELS, get_spec, list_models
+from xpose.models import MODELS, list_models
 from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
 
-DATA = Path(__file__).parent / "data"
-ASTRONAUT = DATA / "astronaut.png"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-COCO_GROUP = SHARED / "coco_val2017" / "000000040083.jpg"
-
-FORMATS = {"onnxruntime": "onnx", "tflite": "tflite"}
+COCO_GROUP = COCO_DIR / "000000040083.jpg"
 RUNTIME_BACKENDS = list(FORMATS)
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def _require_backend(backend: str) -> None:
-    missing = xpose.backend_status()[backend]
-    if missing is not None:
-        pytest.skip(missing)
-
-
-def _require_file(model: str, backend: str, precision: str = "fp32") -> Path:
-    """The store's file for ``model`` on ``backend``, or skip when it is not converted yet."""
-    _require_backend(backend)
-    try:
-        return xstore.locate(model, precision, FORMATS[backend])
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-
-
-@pytest.fixture(scope="module")
-def load_cached() -> Iterator[Callable[..., Estimator]]:
-    """``load_cached(model, backend="onnxruntime", precision="fp32", **options)``: an estimator
-    from the default store, shared across this module's tests (skips when not converted)."""
-    cache: dict[tuple[Any, ...], Estimator] = {}
-
-    def get(
-        model: str, backend: str = "onnxruntime", precision: str = "fp32", **options: Any
-    ) -> Estimator:
-        key = (model, backend, precision, tuple(sorted(options.items())))
-        if key not in cache:
-            _require_file(model, backend, precision)
-            cache[key] = xpose.load(model, backend, precision, **options)
-        return cache[key]
-
-    yield get
-    for est in cache.values():
-        est.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,152 +55,6 @@ def _errors(found: Poses, expected_xy: np.ndarray, mask: np.ndarray) -> np.ndarr
     return np.linalg.norm(found.keypoints[0] - expected_xy, axis=-1)[mask]
 
 
-class FakeBackend:
-    """A Backend with given tensors; ``run`` records its feeds and returns ``outputs_fn(feeds)``."""
-
-    name = "fake"
-
-    def __init__(
-        self,
-        inputs: tuple[TensorInfo, ...],
-        outputs: tuple[TensorInfo, ...],
-        outputs_fn: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
-    ) -> None:
-        self.path = Path("fake.model")
-        self.inputs = inputs
-        self.outputs = outputs
-        self.outputs_fn = outputs_fn
-        self.feeds: list[dict[str, np.ndarray]] = []
-        self.closed = False
-
-    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.feeds.append(dict(feeds))
-        assert self.outputs_fn is not None
-        return self.outputs_fn(feeds)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def __enter__(self) -> FakeBackend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _t(name: str, shape: tuple[int | None, ...], dtype: Any = np.float32) -> TensorInfo:
-    return TensorInfo(name, shape, np.dtype(dtype))
-
-
-def _stable_tensors(model: str) -> tuple[tuple[TensorInfo, ...], tuple[TensorInfo, ...]]:
-    """The tensors a converted file of ``model`` carries (stable names)."""
-    spec = get_spec(model)
-    h, w = (None, None) if spec.dynamic_size else spec.input_size
-    shapes = {
-        "keypoints": (1, 1, 17, 3),
-        "poses": (1, 6, 56),
-        "heatmaps": (1, 25, 25, 17),
-        "offsets": (1, 25, 25, 34),
-        "displacement_fwd": (1, 25, 25, 32),
-        "displacement_bwd": (1, 25, 25, 32),
-    }
-    inputs = (_t(spec.input_name, (1, h, w, 3), spec.input_dtype),)
-    return inputs, tuple(_t(n, shapes[n]) for n in spec.output_names)
-
-
-def _single_raw(yxs: np.ndarray) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
-    """Outputs function of a fake single-pose MoveNet returning ``yxs`` (17, 3)."""
-
-    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"StatefulPartitionedCall:0": yxs.reshape(1, 1, 17, 3).astype(np.float32)}
-
-    return fn
-
-
-TFHUB_LIGHTNING = (
-    (_t("serving_default_input:0", (1, 192, 192, 3), np.uint8),),
-    (_t("StatefulPartitionedCall:0", (1, 1, 17, 3)),),
-)
-
-
-# --- identification (no model files) ---------------------------------------------------------
-
-
-@pytest.mark.parametrize("model", list_models())
-def test_identify_stable_names(model: str) -> None:
-    inputs, outputs = _stable_tensors(model)
-    binding = identify(inputs, outputs)
-    assert binding.spec is MODELS[model]
-    assert {k: v.name for k, v in binding.outputs.items()} == {
-        n: n for n in MODELS[model].output_names
-    }
-
-
-@pytest.mark.parametrize(
-    ("size", "dtype", "model"),
-    [
-        (192, np.int32, "movenet-lightning"),
-        (192, np.uint8, "movenet-lightning"),
-        (256, np.uint8, "movenet-thunder"),
-        (256, np.float32, "movenet-thunder"),
-    ],
-)
-def test_identify_single_pose_by_shape(size: int, dtype: Any, model: str) -> None:
-    inputs = (_t("serving_default_input:0", (1, size, size, 3), dtype),)
-    outputs = (_t("PartitionedCall:0", (1, 1, 17, 3)),)
-    binding = identify(inputs, outputs)
-    assert binding.spec.name == model
-    assert binding.input.name == "serving_default_input:0"
-    assert binding.outputs["keypoints"].name == "PartitionedCall:0"
-
-
-def test_identify_multipose_and_posenet_by_shape() -> None:
-    multi = identify((_t("x", (1, None, None, 3), np.int32),), (_t("Identity:0", (1, 6, 56)),))
-    assert multi.spec.name == "movenet-multipose"
-    assert multi.fixed_size is None
-    pinned = identify((_t("x", (1, 256, 256, 3), np.int32),), (_t("y", (1, 6, 56)),))
-    assert pinned.spec.name == "movenet-multipose"
-    assert pinned.fixed_size == (256, 256)
-    outputs = (
-        _t("MobilenetV1/displacement_bwd_2/BiasAdd", (1, 25, 25, 32)),
-        _t("MobilenetV1/offset_2/BiasAdd", (1, 25, 25, 34)),
-        _t("MobilenetV1/displacement_fwd_2/BiasAdd", (1, 25, 25, 32)),
-        _t("MobilenetV1/heatmap_2/BiasAdd", (1, 25, 25, 17)),
-    )
-    pose = identify((_t("sub_2", (1, 385, 385, 3)),), outputs)
-    assert pose.spec.name == "posenet"
-    assert {k: v.name.split("/")[1] for k, v in pose.outputs.items()} == {
-        "heatmaps": "heatmap_2",
-        "offsets": "offset_2",
-        "displacement_fwd": "displacement_fwd_2",
-        "displacement_bwd": "displacement_bwd_2",
-    }
-
-
-def test_identify_no_match_says_what_was_found_and_expected() -> None:
-    inputs = (_t("image", (1, 224, 224, 3)),)
-    outputs = (_t("logits", (1, 1000)),)
-    with pytest.raises(
-        ValueError, match=r"logits: float32 \[1, 1000\].*fits no catalogue model"
-    ) as e:
-        identify(inputs, outputs)
-    assert "movenet-lightning: input" in str(e.value)
-    assert "posenet: input float32 [1, 385, 385, 3]" in str(e.value)
-
-
-def test_identify_ambiguous_free_size() -> None:
-    with pytest.raises(ValueError, match="several catalogue models"):
-        identify((_t("x", (1, None, None, 3), np.int32),), (_t("y", (1, 1, 17, 3)),))
-
-
-def test_identify_against_requested_spec() -> None:
-    backend = FakeBackend(*TFHUB_LIGHTNING)
-    with pytest.raises(
-        ValueError, match=r"is not movenet-thunder: input size 192x192 is not 256x256"
-    ):
-        Estimator(backend, spec=get_spec("movenet-thunder"))
-
-
 # --- Estimator plumbing with a fake backend --------------------------------------------------
 
 
@@ -244,7 +64,7 @@ def test_estimator_feeds_uint8_and_undoes_letterbox() -> None:
     yxs = np.zeros((17, 3), np.float32)
     yxs[:, 0], yxs[:, 1], yxs[:, 2] = 0.5, 0.5, 0.9
     yxs[Keypoint.LEFT_ANKLE] = (0.25, 1.0, 0.8)  # top edge of the image, right edge
-    backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=_single_raw(yxs))
+    backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=single_pose_outputs(yxs))
     image = np.full((200, 400, 3), 77, np.uint8)
     with Estimator(backend) as est:
         assert est.spec.name == "movenet-lightning"
@@ -263,7 +83,7 @@ def test_quantized_output_is_dequantized() -> None:
     q = np.zeros((1, 1, 17, 3), np.uint8)
     q[..., :2] = 128  # -> (128 - 0) / 256 = 0.5
     q[..., 2] = 230
-    inputs = (_t("in", (1, 192, 192, 3), np.uint8),)
+    inputs = (tensor("in", (1, 192, 192, 3), np.uint8),)
     outputs = (TensorInfo("out", (1, 1, 17, 3), np.dtype(np.uint8), (1 / 256, 0)),)
     est = Estimator(FakeBackend(inputs, outputs, lambda feeds: {"out": q}))
     poses = est.predict(np.zeros((100, 100, 3), np.uint8))
@@ -288,7 +108,9 @@ def test_multipose_input_size(
     def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"poses": np.zeros((1, 6, 56), np.float32)}
 
-    backend = FakeBackend((_t("input", input_shape, np.int32),), (_t("poses", (1, 6, 56)),), fn)
+    backend = FakeBackend(
+        (tensor("input", input_shape, np.int32),), (tensor("poses", (1, 6, 56)),), fn
+    )
     est = Estimator(backend, multipose_long_side=long_side, multipose_square=False)
     poses = est.predict(np.zeros((*image_hw, 3), np.uint8))
     assert len(poses) == 0
@@ -308,7 +130,7 @@ def test_options_defaults_and_validation() -> None:
         "multipose_pad": "centre",
     }
     assert model_options("posenet")["multi_pose"] is False
-    inputs, outputs = _stable_tensors("posenet")
+    inputs, outputs = stable_tensors("posenet")
     est = Estimator(FakeBackend(inputs, outputs), multi_pose=True, nms_radius=10)
     assert est.options["multi_pose"] is True and est.options["nms_radius"] == 10.0
     with pytest.raises(TypeError, match=r"unknown option.*'max_people'.*multi_pose"):
@@ -328,7 +150,7 @@ def test_estimator_takes_typed_options() -> None:
     from xpose.models.movenet import MultiPoseOptions
     from xpose.models.posenet import PoseNetOptions
 
-    inputs, outputs = _stable_tensors("posenet")
+    inputs, outputs = stable_tensors("posenet")
     est = Estimator(FakeBackend(inputs, outputs), config=PoseNetOptions(multi_pose=True))
     assert est.options["multi_pose"] is True and est.multi_person
     assert not Estimator(FakeBackend(inputs, outputs)).multi_person
@@ -394,102 +216,25 @@ def test_load_path_that_is_not_a_model(tmp_path: Path) -> None:
         xpose.load("movenet-lightning", "tflite", store=tmp_path, device="cuda")
 
 
-def test_import_xpose_is_light() -> None:
-    code = (
-        "import sys, xpose; "
-        "heavy = [m for m in ('tensorflow', 'ai_edge_litert') if m in sys.modules]; "
-        "print(','.join(heavy))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+def test_public_names_are_the_objects_of_their_modules() -> None:
+    """``xpose`` and ``xpose.estimator`` re-export the objects that moved to their own modules."""
+    import xpose.binding
+    import xpose.estimator
+    import xpose.stream
+    from xpose import backends, keypoints, models, results
 
-
-def test_public_names() -> None:
-    for name in (
-        "load",
-        "list_models",
-        "list_backends",
-        "backend_status",
-        "Poses",
-        "Keypoint",
-        "SKELETON",
-        "KEYPOINT_NAMES",
-        "Estimator",
-        "PoseStream",
-    ):
-        assert hasattr(xpose, name), name
-
-
-# --- PoseStream plumbing with a fake backend --------------------------------------------------
-
-
-class _Recorder:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-        self.resets = 0
-
-    def reset(self) -> None:
-        self.resets += 1
-
-
-class _Smoother(_Recorder):
-    def __call__(self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None) -> Poses:
-        self.calls.append(t)
-        return poses
-
-
-class _Tracker(_Recorder):
-    def update(self, poses: Poses) -> Poses:
-        self.calls.append(len(poses))
-        return poses.replace(track_ids=np.arange(len(poses)))
-
-
-def test_stream_hooks_and_crop_state() -> None:
-    yxs = np.zeros((17, 3), np.float32)
-    yxs[:, :2] = 0.5
-    yxs[:, 2] = 0.9
-    # A torso around the middle of the crop: the next crop closes in on it.
-    for k, (y, x) in {
-        Keypoint.LEFT_SHOULDER: (0.4, 0.45),
-        Keypoint.RIGHT_SHOULDER: (0.4, 0.55),
-        Keypoint.LEFT_HIP: (0.55, 0.45),
-        Keypoint.RIGHT_HIP: (0.55, 0.55),
-    }.items():
-        yxs[k, :2] = (y, x)
-    backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=_single_raw(yxs))
-    est = Estimator(backend)
-    smoother, tracker = _Smoother(), _Tracker()
-    frame = np.zeros((300, 400, 3), np.uint8)
-    with est.stream(smoother=smoother, tracker=tracker, fps=10.0) as stream:
-        assert isinstance(stream, PoseStream) and stream.crop_tracking
-        assert stream.crop_region is None
-        first = stream.update(frame)
-        region = stream.crop_region
-        assert region is not None and region.width < 1.0  # closed in on the torso
-        stream.update(frame)
-        stream.update(frame, timestamp=5.0)
-        assert smoother.calls == [0.0, 0.1, 5.0]
-        assert tracker.calls == [1, 1, 1]
-        assert first.track_ids.tolist() == [0]
-        assert stream.frames == 3
-    assert stream.crop_region is None and stream.frames == 0
-    assert smoother.resets == tracker.resets == 1
-    # Predict stays stateless: the whole frame, letterboxed, every time.
-    a, b = est.predict(frame), est.predict(frame)
-    np.testing.assert_array_equal(a.keypoints, b.keypoints)
-
-
-def test_stream_other_models_predict_each_frame() -> None:
-    inputs, outputs = _stable_tensors("movenet-multipose")
-
-    def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"poses": np.zeros((1, 6, 56), np.float32)}
-
-    est = Estimator(FakeBackend(inputs, outputs, fn))
-    stream = est.stream()
-    assert not stream.crop_tracking
-    assert len(stream.update(np.zeros((64, 64, 3), np.uint8))) == 0
-    assert stream.crop_region is None
+    assert xpose.load is xpose.estimator.load and xpose.Estimator is Estimator
+    assert xpose.PoseStream is xpose.stream.PoseStream is xpose.estimator.PoseStream
+    assert xpose.estimator.identify is xpose.binding.identify
+    assert xpose.estimator.Binding is xpose.binding.Binding
+    assert xpose.Poses is results.Poses and xpose.list_models is models.list_models
+    assert xpose.list_backends is backends.list_backends
+    assert xpose.backend_status is backends.backend_status
+    assert xpose.Keypoint is keypoints.Keypoint and xpose.SKELETON is keypoints.SKELETON
+    assert xpose.KEYPOINT_NAMES is keypoints.KEYPOINT_NAMES
+    public = ["KEYPOINT_NAMES", "SKELETON", "Estimator", "Keypoint", "PoseStream", "Poses"]
+    public += ["__version__", "backend_status", "list_backends", "list_models", "load"]
+    assert sorted(xpose.__all__) == sorted(public)
 
 
 # --- real models (need the converted store) ---------------------------------------------------
@@ -509,23 +254,25 @@ def _check_plausible(poses: Poses, image_hw: tuple[int, int]) -> None:
     assert kp[Keypoint.NOSE, 1] < hips_y - 0.25 * h
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
 @pytest.mark.parametrize("model", list_models())
 def test_predict_plausible(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str, backend: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, model: str, backend: str
 ) -> None:
-    est = load_cached(model, backend)
+    est = estimators(model, backend)
     poses = est.predict(astronaut)
     _check_plausible(poses, astronaut.shape[:2])
     if not est.spec.multi_person or est.spec.family == "posenet":
         assert len(poses) == 1
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
 def test_load_by_name_and_by_path(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, backend: str
 ) -> None:
-    by_name = load_cached("movenet-lightning", backend)
+    by_name = estimators("movenet-lightning", backend)
     assert by_name.backend_name == backend
     assert by_name.precision == "fp32"
     assert by_name.spec is MODELS["movenet-lightning"]
@@ -540,12 +287,13 @@ def test_load_by_name_and_by_path(
         )
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("model", list_models())
 def test_letterbox_is_undone(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, model: str
 ) -> None:
     """The same person, padded, enlarged, shrunk or shifted, is found at the same place."""
-    est = load_cached(model)
+    est = estimators(model)
     crop = np.ascontiguousarray(astronaut[:, 64:448])  # 512 x 384, portrait
     ref = est.predict(crop)
     sure = _confident(ref)
@@ -562,8 +310,9 @@ def test_letterbox_is_undone(
         assert np.median(err) < tolerance, (what, err)
 
 
-def test_input_forms(load_cached: Callable[..., Estimator], astronaut: np.ndarray) -> None:
-    est = load_cached("movenet-lightning")
+@pytest.mark.convert
+def test_input_forms(estimators: Callable[..., Estimator], astronaut: np.ndarray) -> None:
+    est = estimators("movenet-lightning")
     ref = est.predict(astronaut)
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
     np.testing.assert_array_equal(est.predict(rgba).keypoints, ref.keypoints)
@@ -580,11 +329,12 @@ def test_input_forms(load_cached: Callable[..., Estimator], astronaut: np.ndarra
         est.predict(astronaut.astype(np.float32))
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
 def test_predict_is_thread_safe(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, backend: str
 ) -> None:
-    est = load_cached("movenet-lightning", backend)
+    est = estimators("movenet-lightning", backend)
     images = [
         astronaut,
         astronaut[:, ::-1].copy(),
@@ -620,24 +370,26 @@ def _two_people(astronaut: np.ndarray) -> np.ndarray:
     return np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", RUNTIME_BACKENDS)
 def test_multipose_finds_two_people(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, backend: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, backend: str
 ) -> None:
-    est = load_cached("movenet-multipose", backend)
+    est = estimators("movenet-multipose", backend)
     poses = est.predict(_two_people(astronaut))
     assert len(poses) >= 2
     centres = (poses.boxes[:2, 0] + poses.boxes[:2, 2]) / 2
     assert sorted(centres < 512) == [False, True]  # one person on each half
     assert (np.diff(poses.score) <= 0).all()
     assert (poses.score >= 0.2).all()
-    strict = load_cached("movenet-multipose", backend, min_pose_score=0.99)
+    strict = estimators("movenet-multipose", backend, min_pose_score=0.99)
     assert len(strict.predict(astronaut)) == 0
 
 
+@pytest.mark.convert
 @pytest.mark.skipif(not COCO_GROUP.is_file(), reason=f"{COCO_GROUP} is absent (../shared/data)")
-def test_multipose_on_coco_group(load_cached: Callable[..., Estimator]) -> None:
-    est = load_cached("movenet-multipose")
+def test_multipose_on_coco_group(estimators: Callable[..., Estimator]) -> None:
+    est = estimators("movenet-multipose")
     image = to_rgb_uint8(COCO_GROUP)
     poses = est.predict(image)
     assert len(poses) >= 2
@@ -650,15 +402,16 @@ def test_multipose_on_coco_group(load_cached: Callable[..., Estimator]) -> None:
     ).all()
 
 
+@pytest.mark.convert
 def test_posenet_single_and_multi(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray
+    estimators: Callable[..., Estimator], astronaut: np.ndarray
 ) -> None:
-    single = load_cached("posenet")
+    single = estimators("posenet")
     assert single.options["multi_pose"] is False
     pair = _two_people(astronaut)
     one = single.predict(pair)
     assert len(one) == 1
-    multi = load_cached("posenet", multi_pose=True, max_poses=5)
+    multi = estimators("posenet", multi_pose=True, max_poses=5)
     many = multi.predict(pair)
     assert 2 <= len(many) <= 5
     top = many[:2]
@@ -683,11 +436,12 @@ def _video(image: np.ndarray, frames: int = 10) -> Iterator[tuple[np.ndarray, fl
         yield frame, size / image.shape[1], np.array([x0, y0], np.float32)
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("model", ["movenet-lightning", "movenet-thunder"])
 def test_stream_tracks_small_person_better_than_image_mode(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray, model: str
+    estimators: Callable[..., Estimator], astronaut: np.ndarray, model: str
 ) -> None:
-    est = load_cached(model)
+    est = estimators(model)
     reference = est.predict(astronaut)  # the person at full resolution
     sure = _confident(reference)
     image_err, stream_err, padded_err = [], [], []
@@ -706,15 +460,16 @@ def test_stream_tracks_small_person_better_than_image_mode(
     assert stream_err[0] < 1.5 * image_err[0]
 
 
+@pytest.mark.convert
 def test_tensorflow_backend_matches_onnx(
-    load_cached: Callable[..., Estimator], astronaut: np.ndarray
+    estimators: Callable[..., Estimator], astronaut: np.ndarray
 ) -> None:
-    _require_backend("tensorflow")
-    onnx = load_cached("movenet-lightning")
+    require_backend("tensorflow")
+    onnx = estimators("movenet-lightning")
     try:
         tf_est = xpose.load("movenet-lightning", backend="tensorflow")
     except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
+        pytest.skip(f"{CONVERT_FIRST}: {err}")
     with tf_est:
         assert tf_est.backend_name == "tensorflow" and tf_est.path.is_dir()
         a, b = tf_est.predict(astronaut), onnx.predict(astronaut)
@@ -726,7 +481,9 @@ def _multipose_backend(input_shape: tuple[int | None, ...]) -> FakeBackend:
     def fn(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"poses": np.zeros((1, 6, 56), np.float32)}
 
-    return FakeBackend((_t("input", input_shape, np.int32),), (_t("poses", (1, 6, 56)),), fn)
+    return FakeBackend(
+        (tensor("input", input_shape, np.int32),), (tensor("poses", (1, 6, 56)),), fn
+    )
 
 
 @pytest.mark.parametrize("input_shape", [(1, None, None, 3), (1, 256, 256, 3)])
@@ -759,10 +516,11 @@ def test_multipose_larger_input_on_a_free_file() -> None:
     assert backend.feeds[0]["input"].shape == (1, 512, 512, 3)
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("backend", ["openvino", "ov", "opencv"])
 def test_onnx_path_runs_on_every_onnx_backend(backend: str) -> None:
-    path = _require_file("movenet-lightning", "onnxruntime")
-    _require_backend(xpose.backends.canonical_backend(backend))
+    path = require_store("movenet-lightning", "fp32", ("onnx",))
+    require_backend(xpose.backends.canonical_backend(backend))
     with xpose.load(path, backend=backend, threads=1) as est, xpose.load(path, threads=1) as ref:
         assert est.backend_name == xpose.backends.canonical_backend(backend)
         assert est.precision == "fp32"

@@ -18,13 +18,13 @@ from pycocotools.cocoeval import COCOeval
 from xpose.evaluate import (
     CROP_SCALE,
     PROTOCOLS,
-    CropBox,
     EvalResult,
     evaluate,
     evaluate_results,
     load_coco,
     predict_results,
 )
+from xpose.preprocess import CropBox
 from xpose.results import Poses
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -189,39 +189,6 @@ def test_eval_result_to_dict_and_summary():
     assert len(text.splitlines()) == 11
 
 
-# --- crop geometry ---------------------------------------------------------------------------
-
-
-def test_crop_box_is_square_centred_and_enlarged():
-    crop = CropBox.around([10, 20, 40, 80])  # centre (30, 60), long side 80
-    assert crop.size == round(80 * CROP_SCALE) == 100
-    assert (crop.x0, crop.y0) == (-20, 10)
-    assert crop.x0 + crop.size / 2 == 30
-    assert crop.y0 + crop.size / 2 == 60
-    assert CropBox.around([0, 0, 10, 10], scale=2.0) == CropBox(-5, -5, 20)
-
-
-def test_crop_extract_pads_outside_the_image_with_zeros():
-    image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) + 1
-    crop = CropBox(-2, 1, 5)
-    out = crop.extract(image)
-    assert out.shape == (5, 5, 3)
-    assert out.dtype == np.uint8
-    np.testing.assert_array_equal(out[:3, 2:], image[1:4, 0:3])
-    assert not out[:, :2].any()
-    assert not out[3:].any()
-    assert not CropBox(100, 100, 3).extract(image).any()
-
-
-def test_crop_to_image_maps_back():
-    crop = CropBox(-5, 7, 30)
-    poses = Poses(np.full((1, 17, 2), 3, np.float32), np.ones((1, 17), np.float32))
-    back = crop.to_image(poses)
-    np.testing.assert_array_equal(back.keypoints[0, 0], [-2, 10])
-    np.testing.assert_array_equal(back.boxes[0], poses.boxes[0] + [-5, 7, -5, 7])
-    np.testing.assert_array_equal(back.scores, poses.scores)
-
-
 # --- end-to-end with fake predict callables --------------------------------------------------
 
 
@@ -231,15 +198,16 @@ def _fake_single(gt, images_dir: Path, calls: list[int]):
     crops = {}
     for a in _labelled(gt):
         image = _rgb(images_dir / gt.imgs[a["image_id"]]["file_name"])
-        crop = CropBox.around(a["bbox"])
-        crops[crop.extract(image).tobytes()] = (crop, a)
+        crop = CropBox.square(a["bbox"], image.shape[:2], CROP_SCALE)
+        crops[crop.apply(image).tobytes()] = (crop, a)
 
     def predict(image: np.ndarray) -> Poses:
         assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
         assert image.shape[0] == image.shape[1], "single-pose crops are square"
         crop, ann = crops[image.tobytes()]  # KeyError: not the crop (or not RGB)
         calls.append(ann["id"])
-        right = _gt_poses([ann], offset=(crop.x0, crop.y0), score=0.9)
+        x0, y0 = crop.to_image([0.0, 0.0])  # the crop's corner in image pixels
+        right = _gt_poses([ann], offset=(x0, y0), score=0.9)
         wrong = Poses(np.full((1, 17, 2), 1.0, np.float32), np.ones((1, 17), np.float32), [0.1])
         both = np.concatenate
         return Poses(
@@ -391,7 +359,7 @@ def test_predict_must_be_callable(synthetic):
 
 def test_crop_scale_must_be_positive():
     with pytest.raises(ValueError, match=r"crop scale must be > 0, got 0"):
-        CropBox.around([0, 0, 10, 10], scale=0)
+        CropBox.square([0, 0, 10, 10], (20, 20), scale=0)
 
 
 def test_bad_results(synthetic):

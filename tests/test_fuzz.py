@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tests.cli_fakes import install
+from tests.helpers import require_store
 from xpose import store as xstore
 from xpose.errors import XposeError
 from xpose.imagesize import header_size
@@ -86,17 +87,15 @@ def test_any_array_is_an_image_or_a_documented_error(array: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def estimator() -> Iterator[object]:
-    """The Lightning model if it is converted (``run `xpose convert` first`` otherwise)."""
+    """The Lightning model if it is converted (skipped otherwise)."""
     import xpose
 
-    try:
-        xstore.locate("movenet-lightning", "fp32", "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
+    require_store("movenet-lightning")
     with xpose.load("movenet-lightning", threads=1) as est:
         yield est
 
 
+@pytest.mark.convert
 @QUICK
 @given(array=_arrays)
 def test_any_array_gives_poses_or_a_documented_error(estimator: object, array: np.ndarray) -> None:
@@ -202,13 +201,10 @@ def test_damaged_videos_give_frames_or_a_documented_error(
 
 @pytest.fixture(scope="module")
 def model_bytes() -> bytes:
-    try:
-        path = xstore.locate("movenet-lightning", "int8", "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-    return path.read_bytes()
+    return require_store("movenet-lightning", "int8").read_bytes()
 
 
+@pytest.mark.convert
 @QUICK
 @given(cut=_cuts, flips=_flips)
 def test_damaged_model_files_load_or_are_refused(

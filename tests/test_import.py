@@ -53,3 +53,13 @@ def test_convert_without_tensorflow_names_the_extra():
     )
     assert proc.returncode != 0
     assert "xpose[convert]" in proc.stderr
+
+
+def test_import_xpose_is_light() -> None:
+    code = (
+        "import sys, xpose; "
+        "heavy = [m for m in ('tensorflow', 'ai_edge_litert') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

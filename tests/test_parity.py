@@ -10,17 +10,16 @@ wrong (:data:`xpose.compat.KNOWN_ISSUES`) must be refused with their reason inst
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpose
-from xpose.backends import backend_status
+from tests.helpers import COCO_DIR, CONVERT_FIRST, DATA, EstimatorCache, require_backend
 from xpose.cli import main
 from xpose.compat import KNOWN_ISSUES, KnownIssue, UnsupportedModelError
-from xpose.estimator import Estimator
 from xpose.parity import (
     EXACT,
     INT8,
@@ -34,18 +33,15 @@ from xpose.parity import (
 from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
 
-TEST_DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TEST_DATA = DATA
 PRECISIONS = ("fp32", "fp16", "int8")
 REFERENCE = "onnxruntime"
 PAIRS = tuple((REFERENCE, b) for b in xpose.list_backends() if b != REFERENCE)
-FP32_ONLY = "tensorflow"
-CONVERT_FIRST = "run `xpose convert` first"
 
 
 def _images() -> list[Path]:
     paths = sorted(TEST_DATA.glob("*.png"))
-    return paths + sorted((SHARED_DATA / "coco_val2017").glob("*.jpg"))
+    return paths + sorted(COCO_DIR.glob("*.jpg"))
 
 
 @pytest.fixture(scope="module")
@@ -55,36 +51,8 @@ def photos() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def estimator() -> Iterator[Callable[[str, str, str], Estimator]]:
-    """``get(model, backend, precision)``: each estimator loaded once per module (or skipped)."""
-    cache: dict[tuple[str, str, str], Estimator] = {}
-
-    def get(model: str, backend: str, precision: str) -> Estimator:
-        key = (model, backend, precision)
-        if key not in cache:
-            missing = backend_status().get(backend)
-            if missing is not None:
-                pytest.skip(missing)
-            # TensorFlow's thread pools are process-wide: it takes no per-model setting.
-            threads = None if backend == "tensorflow" else 2
-            if backend == FP32_ONLY and precision != "fp32":
-                pytest.skip("the tensorflow backend runs the fp32 SavedModel only")
-            try:
-                cache[key] = xpose.load(model, backend, precision, threads=threads)
-            except FileNotFoundError as err:
-                pytest.skip(f"{CONVERT_FIRST}: {err}")
-            except UnsupportedModelError as err:
-                pytest.skip(f"refused, as test_known_issues_are_refused checks: {err}")
-        return cache[key]
-
-    yield get
-    for est in cache.values():
-        est.close()
-
-
-@pytest.fixture(scope="module")
 def parity(
-    photos: list[np.ndarray], estimator: Callable[[str, str, str], Estimator]
+    photos: list[np.ndarray], estimators: EstimatorCache
 ) -> Callable[[str, str, tuple[str, str]], ParityResult]:
     """``measure(model, precision, pair)``, cached so each combination runs once."""
     cache: dict[tuple[str, str, tuple[str, str]], ParityResult] = {}
@@ -92,7 +60,7 @@ def parity(
     def measure(model: str, precision: str, pair: tuple[str, str]) -> ParityResult:
         key = (model, precision, pair)
         if key not in cache:
-            ests = {b: estimator(model, b, precision) for b in pair}
+            ests = {b: estimators(model, b, precision) for b in pair}
             cache[key] = measure_parity(model, precision, pair, photos, estimators=ests)
         return cache[key]
 
@@ -106,6 +74,7 @@ def _ids(pair: tuple[str, str]) -> str:
 # --- the matrix -------------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 @pytest.mark.parametrize("model", xpose.list_models())
@@ -118,6 +87,7 @@ def test_float_parity(parity, model: str, precision: str, pair: tuple[str, str])
     assert diff.ok(EXACT)
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("pair", PAIRS, ids=_ids)
 @pytest.mark.parametrize("model", xpose.list_models())
 def test_int8_parity(parity, model: str, pair: tuple[str, str]) -> None:
@@ -138,12 +108,12 @@ def _issue_id(issue: KnownIssue) -> str:
     return f"{issue.backend}-{issue.model or 'all'}-{issue.precision or 'all'}"
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("issue", KNOWN_ISSUES, ids=_issue_id)
 def test_known_issues_are_refused(issue: KnownIssue, parity) -> None:
     """A listed combination is refused with its reason, unless the file carries the fix marker:
     then it must agree with onnxruntime like any other combination."""
-    if backend_status()[issue.backend] is not None:
-        pytest.skip(backend_status()[issue.backend])
+    require_backend(issue.backend)
     models = [issue.model] if issue.model else xpose.list_models()
     precisions = [issue.precision] if issue.precision else list(PRECISIONS)
     for model in models:
@@ -219,9 +189,10 @@ def test_measure_parity_missing_model_says_convert(tmp_path: Path) -> None:
 # --- the command ------------------------------------------------------------------------------
 
 
-def test_cli_parity_json(capsys: pytest.CaptureFixture[str], estimator) -> None:
-    estimator("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
-    estimator("movenet-lightning", "tflite", "fp32")
+@pytest.mark.convert
+def test_cli_parity_json(capsys: pytest.CaptureFixture[str], estimators: EstimatorCache) -> None:
+    estimators("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
+    estimators("movenet-lightning", "tflite", "fp32")
     code = main(
         [
             "parity",
@@ -270,9 +241,10 @@ def test_cli_parity_missing_store_exits_2(
     assert "xpose convert" in captured.err
 
 
-def test_backend_labels_pick_a_device(estimator) -> None:
+@pytest.mark.convert
+def test_backend_labels_pick_a_device(estimators: EstimatorCache) -> None:
     """``backend:device`` labels (as the GPU check passes them) load that device; here the CPU."""
-    estimator("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
+    estimators("movenet-lightning", "onnxruntime", "fp32")  # skips when not converted
     result = measure_parity(
         "movenet-lightning",
         "fp32",

@@ -16,6 +16,7 @@ from xpose.preprocess import (
     letterbox,
     to_rgb_uint8,
 )
+from xpose.results import Poses
 
 
 def _blob_image(hw: tuple[int, int], y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -256,3 +257,37 @@ def test_crop_and_resize_reference_matches_tensorflow() -> None:
             image[None].astype(np.float32), [box], [0], size, "bilinear", 0.0
         )
         np.testing.assert_array_equal(ours, tf.cast(theirs, tf.int32).numpy()[0])
+
+
+# --- pixel squares around a person (COCO boxes) -----------------------------------------------
+
+
+def test_crop_box_square_is_centred_and_enlarged() -> None:
+    crop = CropBox.square([10, 20, 40, 80], (200, 100), 1.25)  # centre (30, 60), long side 80
+    assert (crop.height, crop.width) == (100, 100)  # round(80 * 1.25), cut 1:1
+    np.testing.assert_allclose(crop.to_image([[0, 0], [100, 100]]), [[-20, 10], [80, 110]])
+    wide = CropBox.square([0, 0, 10, 10], (50, 50), 2.0)
+    assert (wide.height, wide.width) == (20, 20)
+    np.testing.assert_allclose(wide.to_image([0, 0]), [-5, -5])
+    with pytest.raises(ValueError, match="crop scale must be > 0"):
+        CropBox.square([0, 0, 10, 10], (50, 50), -1.0)
+
+
+def test_crop_box_square_pads_outside_the_image_with_zeros() -> None:
+    image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) + 1
+    crop = CropBox.square([-2, 1, 5, 5], (4, 6), 1.0)  # x0 -2, y0 1, side 5
+    out = crop.apply(image)
+    assert out.shape == (5, 5, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:3, 2:], image[1:4, 0:3])
+    assert not out[:, :2].any()
+    assert not out[3:].any()
+    assert not CropBox.square([100, 100, 3, 3], (4, 6), 1.0).apply(image).any()
+
+
+def test_crop_box_maps_poses_back_to_the_image() -> None:
+    crop = CropBox.square([-5, 7, 30, 30], (100, 100), 1.0)  # x0 -5, y0 7
+    poses = Poses(np.full((1, 17, 2), 3, np.float32), np.ones((1, 17), np.float32))
+    back = crop.poses_to_image(poses)
+    np.testing.assert_allclose(back.keypoints[0, 0], [-2, 10], atol=1e-5)
+    np.testing.assert_allclose(back.boxes[0], poses.boxes[0] + [-5, 7, -5, 7], atol=1e-5)
+    np.testing.assert_array_equal(back.scores, poses.scores)

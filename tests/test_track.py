@@ -7,7 +7,6 @@ and skip with "run `xpose convert` first" otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
@@ -15,61 +14,22 @@ import numpy as np
 import pytest
 
 import xpose
-from xpose import store as xstore
-from xpose.backends import TensorInfo
+from tests.helpers import ASTRONAUT, DATA, fake_lightning, require_store, rgb
 from xpose.estimator import Estimator
 from xpose.results import Poses
 from xpose.tracking import IoUTracker, OKSTracker, resolve_tracker
 from xpose.video import FrameSource
 
-DATA = Path(__file__).parent / "data"
-
-
-def _rgb(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def _require(model: str, precision: str = "fp32") -> None:
-    try:
-        xstore.locate(model, precision, "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-
-
-# --- a fake single-pose MoveNet (no model files) ----------------------------------------------
-
-
-class _FakeLightning:
-    """TF Hub's Lightning tensors; returns one fixed pose and counts its runs."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.path = Path("fake-lightning.tflite")
-        self.inputs = (TensorInfo("input", (1, 192, 192, 3), np.dtype(np.uint8)),)
-        self.outputs = (TensorInfo("keypoints", (1, 1, 17, 3), np.dtype(np.float32)),)
-        self.runs = 0
-        self.closed = False
-        grid = np.linspace(0.3, 0.7, 17, dtype=np.float32)
-        self._raw = np.stack([grid, grid[::-1], np.full(17, 0.9, np.float32)], axis=1)
-
-    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.runs += 1
-        return {"keypoints": self._raw.reshape(1, 1, 17, 3)}
-
-    def close(self) -> None:
-        self.closed = True
-
 
 @pytest.fixture
 def fake() -> Estimator:
-    return Estimator(_FakeLightning())
+    return Estimator(fake_lightning())
 
 
 def _frames(n: int, h: int = 96, w: int = 128) -> list[np.ndarray]:
     """``n`` RGB crops of the astronaut photo, sliding right by 3 px per frame."""
-    rgb = _rgb(DATA / "astronaut.png")
-    return [np.ascontiguousarray(rgb[80 : 80 + h, 40 + 3 * i : 40 + 3 * i + w]) for i in range(n)]
+    photo = rgb(ASTRONAUT)
+    return [np.ascontiguousarray(photo[80 : 80 + h, 40 + 3 * i : 40 + 3 * i + w]) for i in range(n)]
 
 
 def test_track_iterable_in_order(fake: Estimator) -> None:
@@ -114,8 +74,8 @@ def test_track_video_file_and_early_close(fake: Estimator, tmp_path: Path) -> No
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (128, 96))
     if not writer.isOpened():
         pytest.skip("this OpenCV build cannot write .avi")
-    for rgb in _frames(10):
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    for frame in _frames(10):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     out = list(fake.track_frames(path, smooth=False))
     assert [i for i, _, _, _ in out] == list(range(10))
@@ -155,8 +115,9 @@ def test_track_default_tracker_follows_the_model(fake: Estimator) -> None:
 # --- real models ------------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 def test_track_multipose_on_iterable() -> None:
-    _require("movenet-multipose")
+    require_store("movenet-multipose")
     with xpose.load("movenet-multipose") as est:
         assert est.multi_person
         out = list(est.track(_frames(6, 256, 256)))
@@ -188,11 +149,12 @@ def _shaken(
     return frames, path
 
 
+@pytest.mark.convert
 def test_smoothing_lowers_keypoint_error_against_known_motion() -> None:
     """A still person filmed with camera shake and sensor noise: smoothed keypoints follow the
     known motion better than raw ones (errors against frame 0's detection moved by the path)."""
-    _require("movenet-lightning")
-    image = cv2.resize(_rgb(DATA / "camera.png"), (256, 256), interpolation=cv2.INTER_AREA)
+    require_store("movenet-lightning")
+    image = cv2.resize(rgb(DATA / "camera.png"), (256, 256), interpolation=cv2.INTER_AREA)
     frames, path = _shaken(image, 30, seed=0, sigma=8.0)
     errors = {}
     with xpose.load("movenet-lightning") as est:

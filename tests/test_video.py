@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from xpose.video import DEFAULT_FPS, FrameSource, VideoWriter
+from tests.helpers import write_video
+from xpose.video import DEFAULT_FPS, FrameSource, VideoWriter, read_frames
 
 DATA = Path(__file__).parent / "data"
 N_FRAMES = 12
@@ -31,16 +32,7 @@ def crops() -> list[np.ndarray]:
 @pytest.fixture(scope="module", params=[".avi", ".mp4"])
 def video(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, crops) -> Path:
     """A short video of the crops, written with cv2 itself (not with xpose's writer)."""
-    suffix = request.param
-    path = tmp_path_factory.mktemp("video") / f"clip{suffix}"
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if suffix == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(str(path), fourcc, FPS, (FW, FH))
-    if not writer.isOpened():
-        pytest.skip(f"this OpenCV build cannot write {suffix}")
-    for rgb in crops:
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+    return write_video(tmp_path_factory.mktemp("video") / f"clip{request.param}", crops, FPS)
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -298,3 +290,26 @@ def test_a_cut_video_is_logged_and_counted(
     assert source.frame_count == N_FRAMES
     assert 0 < len(frames) == source.frames_read < N_FRAMES
     assert f"read {len(frames)} of {N_FRAMES} frames" in caplog.text
+
+
+def test_read_frames_is_frame_source_without_the_thread(video: Path) -> None:
+    """``read_frames(path, start, stop)`` and ``FrameSource(path, start=, stop=)`` give the
+    frames, indexes and timestamps of that range of the whole video."""
+    with FrameSource(video) as reader:
+        whole = list(reader)
+    part = list(read_frames(video, 3, 7))
+    assert [i for i, _, _ in part] == [3, 4, 5, 6]
+    with FrameSource(video, start=3, stop=7) as reader:
+        assert reader.frame_count == 4
+        threaded = list(reader)
+    for (i, t, frame), (j, u, same), (k, v, again) in zip(part, whole[3:7], threaded, strict=True):
+        assert i == j == k and t == pytest.approx(u) and v == pytest.approx(u)
+        np.testing.assert_array_equal(frame, same)
+        np.testing.assert_array_equal(again, same)
+    assert [i for i, _, _ in read_frames(video, len(whole) - 2)] == [len(whole) - 2, len(whole) - 1]
+    with pytest.raises(ValueError, match="0 <= start <= stop"):
+        list(read_frames(video, 5, 2))
+    with pytest.raises(FileNotFoundError, match="video not found"):
+        list(read_frames(video.with_name("nope.mp4")))
+    with pytest.raises(ValueError, match="video files only"):
+        FrameSource([whole[0][2]], start=1)

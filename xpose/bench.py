@@ -1,6 +1,6 @@
 """Latency benchmark: every model x precision x backend, measured side by side in one run.
 
-For each model and precision, one estimator per backend is opened with the same thread count,
+For each model, one estimator per precision and backend is opened with the same thread count,
 and two things are timed with :func:`time.perf_counter`:
 
 ``inference``
@@ -10,9 +10,10 @@ and two things are timed with :func:`time.perf_counter`:
     the whole :meth:`~xpose.Estimator.predict`: RGB image in, :class:`~xpose.Poses` out
     (letterbox, cast, inference, decoding).
 
-After ``warmup`` untimed calls, ``repeat`` rounds follow; in each round every backend runs
-one inference and one ``predict``, backends interleaved (and their order alternated from round
-to round), so that the backends share whatever noise the machine has. Each backend's turn in
+After ``warmup`` untimed calls, ``repeat`` rounds follow; in each round every precision and
+backend of the model runs one inference and one ``predict``, interleaved (and their order
+alternated from round to round), so that they share whatever noise the machine has: the ratio
+of two backends and the int8 speed-up over fp32 are both measured side by side. Each backend's turn in
 a round starts with one untimed inference: it brings that model's weights back into the CPU
 caches after the other backend ran, and absorbs the tail of the other runtime's thread pool
 (onnxruntime's intra-op threads keep spinning for a while after a run by default), so the
@@ -59,7 +60,9 @@ __all__ = [
     "BenchRow",
     "bench_image",
     "cpu_name",
+    "describe_int8_instructions",
     "installed_backends",
+    "int8_instructions",
     "prepared_feeds",
     "run_bench",
     "versions",
@@ -103,6 +106,41 @@ _VERSION_PACKAGES: tuple[str, ...] = (
 
 
 # --- environment ------------------------------------------------------------------------------
+
+
+#: The CPU features that speed up int8 inference, as ``/proc/cpuinfo`` flags -> display name.
+INT8_FEATURES: tuple[tuple[str, str], ...] = (
+    ("avx2", "AVX2"),
+    ("avx512_vnni", "AVX-512 VNNI"),
+    ("avx_vnni", "AVX-VNNI"),
+    ("amx_int8", "AMX"),
+)
+
+
+def int8_instructions(cpuinfo: str | None = None) -> dict[str, bool]:
+    """Which int8 instruction sets the CPU has: display name -> present.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` (default: read it). Elsewhere than Linux the
+            flags are unknown and every set is reported absent.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read()
+        except OSError:
+            cpuinfo = ""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return {name: flag in flags for flag, name in INT8_FEATURES}
+
+
+def describe_int8_instructions(found: Mapping[str, bool]) -> str:
+    """``"AVX2 yes, AVX-512 VNNI yes, AVX-VNNI no, AMX no"``."""
+    return ", ".join(f"{name} {'yes' if present else 'no'}" for name, present in found.items())
 
 
 def cpu_name() -> str:
@@ -238,6 +276,7 @@ class BenchResult:
         image: description of the benchmark image.
         image_shape: its ``(H, W, 3)`` shape.
         cpu: the CPU's model name; ``cpus``: logical CPUs seen by the process.
+        int8_isa: the CPU's int8 instruction sets (:func:`int8_instructions`).
         versions: package -> version.
         skipped: ``"model precision backend: why"`` for every combination not measured.
         date: when the run started (UTC, ISO 8601).
@@ -254,6 +293,7 @@ class BenchResult:
     cpus: int
     versions: Mapping[str, str]
     skipped: tuple[str, ...] = ()
+    int8_isa: Mapping[str, bool] = field(default_factory=dict)
     date: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -274,11 +314,13 @@ class BenchResult:
         return "\n".join(
             [
                 f"- CPU: {self.cpu} ({self.cpus} logical CPUs seen)",
+                f"- int8 instructions: {describe_int8_instructions(self.int8_isa)}",
                 f"- versions: {vers}",
                 f"- threads per backend: {self.threads if self.threads else 'runtime default'} "
                 "(tensorflow: its default); "
-                f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, backends "
-                "interleaved in each round; medians in milliseconds (time.perf_counter)",
+                f"batch 1; {self.warmup} warmup calls, then {self.repeat} rounds, every "
+                "precision and backend of a model interleaved in each round; medians in "
+                "milliseconds (time.perf_counter)",
                 f"- image: {w}x{h}, {self.image}",
                 f"- date: {self.date}",
             ]
@@ -305,6 +347,36 @@ class BenchResult:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def int8_table(self) -> str:
+        """int8 against fp32 per model and backend, from the same rounds: both inference
+        times, the speed-up fp32/int8, and the int8 time over the reference backend's int8
+        time (empty when no backend ran both precisions)."""
+        reference = self.backends[0] if self.backends else ""
+        lines = []
+        for model in dict.fromkeys(r.model for r in self.rows):
+            ref8 = self.row(model, "int8", reference)
+            for backend in self.backends:
+                f, i = self.row(model, "fp32", backend), self.row(model, "int8", backend)
+                if f is None or i is None:
+                    continue
+                cells = [
+                    model,
+                    backend,
+                    _ms(f.infer_ms),
+                    _ms(i.infer_ms),
+                    _ratio(f.infer_ms, i.infer_ms),
+                    _ratio(i.infer_ms, ref8.infer_ms if ref8 else None),
+                ]
+                lines.append("| " + " | ".join(cells) + " |")
+        if not lines:
+            return ""
+        head = [
+            "| model | backend | fp32 ms | int8 ms | speed-up fp32/int8 "
+            f"| int8 / {reference or '-'} int8 |",
+            "|---|---|---|---|---|---|",
+        ]
+        return "\n".join(head + lines)
+
     def to_markdown(self, title: str = "xpose latency benchmark") -> str:
         """Header, table and notes as a Markdown document."""
         reference = self.backends[0] if self.backends else "-"
@@ -317,6 +389,9 @@ class BenchResult:
         ]
         if self.skipped:
             notes.append("Not measured: " + "; ".join(self.skipped) + ".")
+        int8 = self.int8_table()
+        if int8:
+            notes += ["int8 against fp32, inference times measured in the same rounds:", int8]
         return "\n\n".join([f"# {title}", self.header(), self.table(), *notes]) + "\n"
 
 
@@ -438,16 +513,18 @@ def run_bench(
     rows: list[BenchRow] = []
     skipped: list[str] = []
     for model in model_names:
-        for precision in precision_names:
-            estimators: dict[str, Estimator] = {}
-            try:
+        # every precision and backend of a model in the same rounds, so that their ratios
+        # (int8 against fp32 as much as one backend against another) share the machine's noise
+        estimators: dict[str, Estimator] = {}
+        try:
+            for precision in precision_names:
                 for backend in backend_names:
                     name, device = split_device(backend)
                     if name == _FP32_ONLY and precision != "fp32":
                         skipped.append(f"{model} {precision} {backend}: it runs fp32 only")
                         continue
                     try:
-                        estimators[backend] = load(
+                        estimators[f"{precision} {backend}"] = load(
                             model,
                             backend=name,
                             precision=precision,
@@ -458,21 +535,22 @@ def run_bench(
                     except (FileNotFoundError, MissingExtraError, UnsupportedModelError) as err:
                         skipped.append(f"{model} {precision} {backend}: {err}")
                         logger.warning("skipping %s %s %s: %s", model, precision, backend, err)
-                if not estimators:
-                    continue
-                measured = _measure(estimators, pixels, repeat, warmup)
-            finally:
-                for est in estimators.values():
-                    est.close()
-            for backend, (shape, infer_ms, predict_ms) in measured.items():
-                rows.append(
-                    BenchRow(model, precision, backend, tuple(shape), infer_ms, predict_ms, repeat)
-                )
-            if progress is not None:
-                progress(
-                    f"{model} {precision}: "
-                    + ", ".join(f"{b} {m[1]:.2f}/{m[2]:.2f} ms" for b, m in measured.items())
-                )
+            if not estimators:
+                continue
+            measured = _measure(estimators, pixels, repeat, warmup)
+        finally:
+            for est in estimators.values():
+                est.close()
+        for key, (shape, infer_ms, predict_ms) in measured.items():
+            precision, backend = key.split(" ")
+            rows.append(
+                BenchRow(model, precision, backend, tuple(shape), infer_ms, predict_ms, repeat)
+            )
+        if progress is not None:
+            progress(
+                f"{model}: "
+                + ", ".join(f"{k} {m[1]:.2f}/{m[2]:.2f} ms" for k, m in measured.items())
+            )
     return BenchResult(
         rows=tuple(rows),
         backends=tuple(backend_names),
@@ -484,5 +562,6 @@ def run_bench(
         cpu=cpu_name(),
         cpus=os.cpu_count() or 0,
         versions=versions(),
+        int8_isa=int8_instructions(),
         skipped=tuple(skipped),
     )

@@ -62,17 +62,8 @@ logger = logging.getLogger(__name__)
 #: The backend :func:`load` uses unless told otherwise.
 DEFAULT_BACKEND = "onnxruntime"
 
-#: Canonical backend name -> the store format it reads (``savedmodel``: the SavedModel folder).
-_BACKEND_FORMATS: dict[str, str] = {
-    "onnxruntime": "onnx",
-    "tflite": "tflite",
-    "tensorflow": "savedmodel",
-    "openvino": "onnx",
-    "opencv": "onnx",
-}
-
 #: Model-file suffix -> the backend that reads it by default (others reading the same format
-#: in ``_BACKEND_FORMATS`` may be asked for).
+#: in :data:`xpose.store.BACKEND_FORMATS` may be asked for).
 _SUFFIX_BACKENDS: dict[str, str] = {".onnx": "onnxruntime", ".tflite": "tflite"}
 
 _PRECISION_IN_NAME = re.compile(r"-(" + "|".join(_store.PRECISIONS) + r")$")
@@ -389,7 +380,7 @@ def _check_precision(precision: str) -> str:
 
 def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
     """The store's file (or SavedModel folder) of ``model`` for ``backend``."""
-    fmt = _BACKEND_FORMATS.get(backend)
+    fmt = _store.BACKEND_FORMATS.get(backend)
     if fmt is None:
         raise ValueError(
             f"the {backend!r} backend cannot load catalogue models by name; pass a file path"
@@ -402,7 +393,7 @@ def _locate(model: str, backend: str, precision: str, store: Any) -> Path:
             "use the onnxruntime or tflite backend for fp16 and int8"
         )
     root = _store.resolve_store(store)
-    folder = root / "savedmodel" / model
+    folder = _store.savedmodel_dir(model, root)
     if not folder.is_dir():
         command = _store.convert_command(model, precision, root if store is not None else None)
         raise _store.ModelNotConvertedError(
@@ -446,7 +437,9 @@ def _backend_for_path(path: Path, backend: str) -> str:
                 f"folder, got a {path.suffix or 'suffix-less'} file"
             )
         what = f"a {path.suffix.lower()} file"
-    if backend == needed or _BACKEND_FORMATS.get(backend) == _BACKEND_FORMATS.get(needed):
+    if backend == needed or _store.BACKEND_FORMATS.get(backend) == _store.BACKEND_FORMATS.get(
+        needed
+    ):
         return backend
     if backend == DEFAULT_BACKEND:
         logger.info("%s is %s: running it on the %r backend", path, what, needed)

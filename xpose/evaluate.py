@@ -5,8 +5,9 @@ Two protocols:
 ``single``
     One person per crop, as the published MoveNet single-pose figures were measured. For each
     labelled person (``num_keypoints > 0``, not crowd) the image is cropped to a square around
-    the person's box (see :class:`CropBox`: the longer side of the box times ``crop_scale``,
-    1.25 by default, centred on the box, zero-padded where it leaves the image), ``predict``
+    the person's box (:meth:`CropBox.square <xpose.preprocess.CropBox.square>`: the longer side
+    of the box times ``crop_scale``, 1.25 by default, centred on the box, zero-padded where it
+    leaves the image), ``predict``
     runs on the crop, the best-scoring pose is mapped back to image pixels and becomes that
     person's one result.
 ``multi``
@@ -31,7 +32,6 @@ import copy
 import io
 import json
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,6 +43,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from xpose.keypoints import NUM_KEYPOINTS
+from xpose.preprocess import CropBox
 from xpose.results import Poses
 
 if TYPE_CHECKING:
@@ -155,53 +156,6 @@ class EvalResult:
             f" {label} = {value:.3f}" for label, value in zip(_STAT_LABELS, self.stats, strict=True)
         ]
         return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class CropBox:
-    """A square region of an image, in integer pixels; it may reach outside the image.
-
-    Attributes:
-        x0, y0: top-left corner in image pixels (may be negative).
-        size: side length in pixels.
-    """
-
-    x0: int
-    y0: int
-    size: int
-
-    @classmethod
-    def around(cls, bbox_xywh: Sequence[float], scale: float = CROP_SCALE) -> CropBox:
-        """The square centred on a COCO box ``(x, y, w, h)``, side ``max(w, h) * scale``.
-
-        The short side is extended to make it square; nothing is clipped (see :meth:`extract`).
-        """
-        if scale <= 0:
-            raise ValueError(f"crop scale must be > 0, got {scale}")
-        x, y, w, h = (float(v) for v in bbox_xywh)
-        size = max(1, round(max(w, h) * scale))
-        cx, cy = x + w / 2, y + h / 2
-        return cls(math.floor(cx - size / 2 + 0.5), math.floor(cy - size / 2 + 0.5), size)
-
-    def extract(self, image: ImageArray) -> ImageArray:
-        """The ``(size, size, C)`` crop of an ``(H, W, C)`` image; outside the image is zero."""
-        h, w = image.shape[:2]
-        out = np.zeros((self.size, self.size, *image.shape[2:]), dtype=image.dtype)
-        sx0, sy0 = max(self.x0, 0), max(self.y0, 0)
-        sx1, sy1 = min(self.x0 + self.size, w), min(self.y0 + self.size, h)
-        if sx1 > sx0 and sy1 > sy0:
-            out[sy0 - self.y0 : sy1 - self.y0, sx0 - self.x0 : sx1 - self.x0] = image[
-                sy0:sy1, sx0:sx1
-            ]
-        return out
-
-    def to_image(self, poses: Poses) -> Poses:
-        """Poses in crop pixels -> the same poses in image pixels (keypoints and boxes)."""
-        offset = np.array([self.x0, self.y0], np.float32)
-        return poses.replace(
-            keypoints=poses.keypoints + offset,
-            boxes=poses.boxes + np.tile(offset, 2),
-        )
 
 
 def _keypoint_category(data: dict[str, Any], path: Path | str) -> int:
@@ -346,7 +300,7 @@ def predict_results(
         images_dir: the folder holding the images.
         protocol: ``"single"`` (one crop per labelled person) or ``"multi"`` (whole image).
         image_ids: the images to use (default all).
-        crop_scale: box enlargement for ``single`` (see :meth:`CropBox.around`).
+        crop_scale: box enlargement for ``single`` (see :meth:`~xpose.preprocess.CropBox.square`).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -374,10 +328,10 @@ def predict_results(
                 bar.update()
                 continue
             for ann in people[image_id]:
-                crop = CropBox.around(ann["bbox"], crop_scale)
-                poses = _call(predict, crop.extract(image))
+                crop = CropBox.square(ann["bbox"], image.shape[:2], crop_scale)
+                poses = _call(predict, crop.apply(image))
                 if len(poses):
-                    best = crop.to_image(poses[int(np.argmax(poses.score))])
+                    best = crop.poses_to_image(poses[int(np.argmax(poses.score))])
                     results += best.to_coco(image_id, category)
                 bar.update()
     return results

@@ -1,7 +1,11 @@
-"""Which files are images and which are videos, and the images a folder holds."""
+"""What to read: which files are images and which videos, the images a folder holds, and the
+inputs of a run (:func:`collect_inputs`), for both engines of ``xpose predict``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Suffixes of the images a folder contributes (compared in lower case).
@@ -52,3 +56,69 @@ def shown(name: str | Path) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One thing to read: ``kind`` is ``"image"``, ``"video"`` or ``"camera"``.
+
+    ``path`` keeps the spelling given (a folder's images are joined to the folder as given).
+    """
+
+    kind: str
+    path: Path | None = None
+    camera: int | None = None
+
+    @property
+    def name(self) -> str:
+        """How records and messages name it: the path, or ``camera:<index>``."""
+        return f"camera:{self.camera}" if self.path is None else str(self.path)
+
+    @property
+    def stem(self) -> str:
+        """A short name for file names and progress bars."""
+        return f"camera{self.camera}" if self.path is None else self.path.stem
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A name given that is nothing to read, and why (``error``: the exception to report)."""
+
+    name: str
+    error: OSError
+
+    def __str__(self) -> str:
+        return f"{shown(self.name)}: {self.error}"
+
+
+def collect_inputs(
+    names: Iterable[str | os.PathLike[str]], camera: int | None = None
+) -> tuple[list[Input], list[InputProblem]]:
+    """The inputs to read, in the order given, and the names that are nothing to read.
+
+    A folder contributes its images (:func:`folder_images`); a file with a video suffix
+    (:data:`VIDEO_EXTENSIONS`) is a video, any other file an image; ``camera`` comes last.
+    A missing path, a broken link or a folder without images is an :class:`InputProblem`.
+    """
+    inputs: list[Input] = []
+    problems: list[InputProblem] = []
+    for item in names:
+        name, path = os.fspath(item), Path(item)
+        if path.is_dir():
+            images = folder_images(path)
+            if not images:
+                exts = " ".join(sorted(IMAGE_EXTENSIONS))
+                error = NotADirectoryError(f"no images in this folder (looked for {exts})")
+                problems.append(InputProblem(name, error))
+            inputs += [Input("image", p) for p in images]
+        elif is_broken_link(path):
+            target = shown(os.readlink(path))
+            error = FileNotFoundError(f"a broken symbolic link (to {target}, which does not exist)")
+            problems.append(InputProblem(name, error))
+        elif not path.exists():
+            problems.append(InputProblem(name, FileNotFoundError("no such file or folder")))
+        else:
+            inputs.append(Input("video" if is_video(path) else "image", path))
+    if camera is not None:
+        inputs.append(Input("camera", camera=camera))
+    return inputs, problems

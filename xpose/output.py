@@ -30,8 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xpose.atomic import AtomicFile, CompleteOrNothing
-from xpose.keypoints import KEYPOINT_NAMES, NUM_KEYPOINTS
-from xpose.results import Poses
+from xpose.results import Poses, coco_results
 
 if TYPE_CHECKING:
     from xpose.estimator import Estimator
@@ -89,17 +88,14 @@ KEYPOINT_FIELDS: dict[str, tuple[str, ...]] = {
 #: Output formats: ``jsonl`` (one record per line) and ``coco`` (a COCO keypoint results list).
 FORMATS: tuple[str, ...] = ("jsonl", "coco")
 
-#: Decimals kept for pixel coordinates and for scores.
-_XY_DECIMALS = 2
-_SCORE_DECIMALS = 4
-
 _COCO_NAME = re.compile(r"^(?:COCO_[a-z]+\d*_)?(\d+)$")
 
 
-def _number(value: float, decimals: int) -> float | None:
-    """``value`` rounded, or ``None`` when it is not finite (JSON has no NaN or infinity)."""
-    v = float(value)
-    return round(v, decimals) if math.isfinite(v) else None
+def _timestamp(value: float | None) -> float | None:
+    """A frame time in seconds to the microsecond, ``None`` when unknown or not finite."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return round(float(value), 6)
 
 
 def build_record(
@@ -125,39 +121,21 @@ def build_record(
         timestamp: the frame's time in seconds in a video; ``None`` for a still image.
 
     Returns:
-        A JSON-ready dict; coordinates rounded to 2 decimals, scores to 4, non-finite
-        coordinates as ``None``, ``track_id`` ``None`` where untracked.
+        A JSON-ready dict; its ``"poses"`` are :meth:`Poses.to_dict`'s
+        (:func:`~xpose.results.pose_entries`: coordinates rounded to 2 decimals, scores to 4,
+        non-finite coordinates as ``None``, ``track_id`` ``None`` where untracked).
     """
-    people = []
-    for i in range(len(poses)):
-        tid = int(poses.track_ids[i])
-        people.append(
-            {
-                "score": _number(poses.score[i], _SCORE_DECIMALS) or 0.0,
-                "box": [_number(v, _XY_DECIMALS) for v in poses.boxes[i]],
-                "track_id": tid if tid >= 0 else None,
-                "keypoints": [
-                    {
-                        "name": KEYPOINT_NAMES[k],
-                        "x": _number(poses.keypoints[i, k, 0], _XY_DECIMALS),
-                        "y": _number(poses.keypoints[i, k, 1], _XY_DECIMALS),
-                        "score": _number(poses.scores[i, k], _SCORE_DECIMALS) or 0.0,
-                    }
-                    for k in range(NUM_KEYPOINTS)
-                ],
-            }
-        )
     return {
         "schema": SCHEMA_VERSION,
         "source": str(source),
         "frame": int(frame),
-        "timestamp": None if timestamp is None else _number(timestamp, 6),
+        "timestamp": _timestamp(timestamp),
         "width": int(width),
         "height": int(height),
         "model": str(model),
         "backend": str(backend),
         "precision": None if precision is None else str(precision),
-        "poses": people,
+        **poses.to_dict(),
     }
 
 
@@ -198,26 +176,10 @@ def coco_entries(
 ) -> list[dict[str, Any]]:
     """COCO keypoint *results* (one per person) of a record, as pycocotools' ``loadRes`` reads.
 
-    Each entry: ``image_id``, ``category_id``, ``keypoints`` (51 numbers: x, y, score for the
-    17 keypoints; a non-finite coordinate becomes 0 with score 0) and ``score`` (the pose's).
+    The same entries as :meth:`Poses.to_coco` of the record's poses
+    (:func:`~xpose.results.coco_results`).
     """
-    out = []
-    for person in record["poses"]:
-        flat: list[float] = []
-        for kp in person["keypoints"]:
-            if kp["x"] is None or kp["y"] is None:
-                flat += [0.0, 0.0, 0.0]
-            else:
-                flat += [kp["x"], kp["y"], kp["score"]]
-        out.append(
-            {
-                "image_id": int(image_id),
-                "category_id": int(category_id),
-                "keypoints": flat,
-                "score": person["score"],
-            }
-        )
-    return out
+    return coco_results(record["poses"], image_id, category_id)
 
 
 class RecordWriter(CompleteOrNothing):

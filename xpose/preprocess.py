@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xpose.imagesize import header_size
+from xpose.results import Poses
 
 __all__ = [
     "DEFAULT_MAX_IMAGE_PIXELS",
@@ -341,6 +343,23 @@ class CropBox:
         h, w = image_hw
         return cls(ymin, xmin, ymax, xmax, int(th), int(tw), int(h), int(w))
 
+    @classmethod
+    def square(cls, bbox_xywh: Sequence[float], image_hw: tuple[int, int], scale: float) -> CropBox:
+        """The pixel-aligned square centred on a box ``(x, y, w, h)`` (COCO's, in pixels) of an
+        image of ``image_hw``, of side ``round(max(w, h) * scale)``, cut 1:1 (no resizing).
+
+        The short side is extended to make it square; nothing is clipped (the square may reach
+        outside the image, where :meth:`apply` pads with 0).
+        """
+        if not scale > 0:
+            raise ValueError(f"crop scale must be > 0, got {scale}")
+        x, y, w, h = (float(v) for v in bbox_xywh)
+        size = max(1, round(max(w, h) * scale))
+        x0 = math.floor(x + w / 2 - size / 2 + 0.5)
+        y0 = math.floor(y + h / 2 - size / 2 + 0.5)
+        ih, iw = (int(v) for v in image_hw)
+        return cls(y0 / ih, x0 / iw, (y0 + size) / ih, (x0 + size) / iw, size, size, ih, iw)
+
     def apply(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """Cut the box out of ``image`` ``(image_height, image_width, C)`` uint8 (unchecked)
         and stretch it to the ``(height, width, C)`` model input; outside the image is 0."""
@@ -363,6 +382,11 @@ class CropBox:
         """Map ``(..., 2)`` x, y in model-input pixels to image pixels."""
         xy = np.asarray(xy, dtype=np.float64)
         return self.normalized_to_image(xy / np.array([self.width, self.height], np.float64))
+
+    def poses_to_image(self, poses: Poses) -> Poses:
+        """Poses found in the crop (pixels of :meth:`apply`'s output) in image pixels."""
+        boxes = self.to_image(poses.boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+        return poses.replace(keypoints=self.to_image(poses.keypoints), boxes=boxes)
 
 
 def crop_and_resize(

@@ -1,7 +1,14 @@
-"""The one result type: :class:`Poses`, a frozen set of arrays for N people."""
+"""The one result type: :class:`Poses`, a frozen set of arrays for N people, and its JSON form.
+
+Naming, throughout xpose: ``score`` is one pose's confidence (:attr:`Poses.score`, ``(N,)``;
+``min_pose_score`` filters on it), ``scores`` are the keypoints' (:attr:`Poses.scores`,
+``(N, 17)``; keypoint thresholds are called ``threshold`` or say ``keypoint``). In the JSON
+form each person and each keypoint has its own ``"score"``.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,39 +125,108 @@ class Poses:
         fields.update(changes)
         return Poses(**fields)
 
+    def select(self, min_pose_score: float | None = None, max_poses: int | None = None) -> Poses:
+        """The people scoring at least ``min_pose_score``, at most ``max_poses`` of the best.
+
+        The order is kept; with neither limit (or none binding) ``self`` itself is returned.
+        """
+        keep = np.ones(len(self), bool)
+        if min_pose_score is not None:
+            keep &= self.score >= min_pose_score
+        if max_poses is not None and keep.sum() > max_poses:
+            order = np.argsort(-np.where(keep, self.score, -np.inf), kind="stable")
+            keep[:] = False
+            keep[order[:max_poses]] = True
+        return self if keep.all() else self[np.flatnonzero(keep)]
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: a list of people with named keypoints (x, y, score)."""
-        people = []
-        for i in range(len(self)):
-            people.append(
-                {
-                    "score": float(self.score[i]),
-                    "box": [float(v) for v in self.boxes[i]],
-                    "track_id": int(self.track_ids[i]),
-                    "keypoints": [
-                        {
-                            "name": KEYPOINT_NAMES[k],
-                            "x": float(self.keypoints[i, k, 0]),
-                            "y": float(self.keypoints[i, k, 1]),
-                            "score": float(self.scores[i, k]),
-                        }
-                        for k in range(NUM_KEYPOINTS)
-                    ],
-                }
-            )
-        return {"poses": people}
+        """JSON-ready form: ``{"poses": [...]}``, one entry per person (see :func:`pose_entries`).
+
+        The same entries make the ``"poses"`` of every ``xpose predict`` record.
+        """
+        return {"poses": pose_entries(self)}
 
     def to_coco(self, image_id: int, category_id: int = 1) -> list[dict[str, Any]]:
-        """COCO keypoint *results* entries (one per person) for pycocotools' ``loadRes``."""
-        out = []
-        for i in range(len(self)):
-            flat = np.concatenate([self.keypoints[i], self.scores[i][:, None]], axis=1).reshape(-1)
-            out.append(
-                {
-                    "image_id": int(image_id),
-                    "category_id": int(category_id),
-                    "keypoints": [round(float(v), 3) for v in flat],
-                    "score": float(self.score[i]),
-                }
-            )
-        return out
+        """COCO keypoint *results* entries (one per person) for pycocotools' ``loadRes``.
+
+        Made from :meth:`to_dict`'s entries by :func:`coco_results`, so they hold the same
+        numbers as ``xpose predict --format coco``.
+        """
+        return coco_results(pose_entries(self), image_id, category_id)
+
+
+# --- the one serialized form of Poses ----------------------------------------------------------
+
+#: Decimals kept for pixel coordinates (x, y, boxes) and for scores when serializing.
+XY_DECIMALS = 2
+SCORE_DECIMALS = 4
+
+
+def _number(value: Any, decimals: int) -> float | None:
+    """``value`` rounded, or ``None`` when it is not finite (JSON has no NaN or infinity)."""
+    v = float(value)
+    return round(v, decimals) if math.isfinite(v) else None
+
+
+def _score(value: Any) -> float:
+    """A score rounded to :data:`SCORE_DECIMALS`; a non-finite one is 0."""
+    return _number(value, SCORE_DECIMALS) or 0.0
+
+
+def pose_entries(poses: Poses) -> list[dict[str, Any]]:
+    """JSON-ready entries of ``poses``, one per person, as every sink writes them.
+
+    Each entry: ``score``, ``box`` ``[x1, y1, x2, y2]``, ``track_id`` and ``keypoints``, 17 of
+    ``{"name", "x", "y", "score"}`` in COCO order. The rules: pixel coordinates rounded to
+    :data:`XY_DECIMALS` decimals, scores to :data:`SCORE_DECIMALS`; a non-finite coordinate
+    is ``None`` (JSON ``null``) and a non-finite score 0; ``track_id`` is ``None`` where the
+    pose is untracked (``-1`` in :attr:`Poses.track_ids`).
+    """
+    people = []
+    for i in range(len(poses)):
+        tid = int(poses.track_ids[i])
+        people.append(
+            {
+                "score": _score(poses.score[i]),
+                "box": [_number(v, XY_DECIMALS) for v in poses.boxes[i]],
+                "track_id": tid if tid >= 0 else None,
+                "keypoints": [
+                    {
+                        "name": KEYPOINT_NAMES[k],
+                        "x": _number(poses.keypoints[i, k, 0], XY_DECIMALS),
+                        "y": _number(poses.keypoints[i, k, 1], XY_DECIMALS),
+                        "score": _score(poses.scores[i, k]),
+                    }
+                    for k in range(NUM_KEYPOINTS)
+                ],
+            }
+        )
+    return people
+
+
+def coco_results(
+    people: list[dict[str, Any]], image_id: int, category_id: int = 1
+) -> list[dict[str, Any]]:
+    """COCO keypoint *results* of :func:`pose_entries`' entries, as pycocotools' ``loadRes`` reads.
+
+    Each entry: ``image_id``, ``category_id``, ``keypoints`` (51 numbers: x, y, score for the
+    17 keypoints; a keypoint without coordinates, ``null`` in the entries, becomes 0, 0 with
+    score 0, since COCO has no null) and ``score`` (the pose's).
+    """
+    out = []
+    for person in people:
+        flat: list[float] = []
+        for kp in person["keypoints"]:
+            if kp["x"] is None or kp["y"] is None:
+                flat += [0.0, 0.0, 0.0]
+            else:
+                flat += [kp["x"], kp["y"], kp["score"]]
+        out.append(
+            {
+                "image_id": int(image_id),
+                "category_id": int(category_id),
+                "keypoints": flat,
+                "score": person["score"],
+            }
+        )
+    return out

@@ -45,6 +45,16 @@ PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8")
 FORMATS: tuple[str, ...] = ("onnx", "tflite")
 MANIFEST = "manifest.json"
 
+#: Canonical backend name -> the store format it reads by catalogue name (``savedmodel``: the
+#: SavedModel folder of :func:`savedmodel_dir`).
+BACKEND_FORMATS: dict[str, str] = {
+    "onnxruntime": "onnx",
+    "tflite": "tflite",
+    "tensorflow": "savedmodel",
+    "openvino": "onnx",
+    "opencv": "onnx",
+}
+
 
 def default_store() -> Path:
     """``$XPOSE_HOME``, else ``$XDG_CACHE_HOME/xpose``, else ``~/.cache/xpose``."""
@@ -66,6 +76,11 @@ def relpath(model: str, precision: str, fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     return f"{model}/{model}-{precision}.{fmt}"
+
+
+def savedmodel_dir(name: str, store: str | os.PathLike[str] | None = None) -> Path:
+    """The store's SavedModel folder ``savedmodel/<name>`` (built by ``xpose convert``)."""
+    return resolve_store(store) / "savedmodel" / name
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -6,6 +6,10 @@ file beside the target and renames it into place only when closed without an err
 
 OpenCV reads and writes BGR; everything here takes and gives **RGB** ``uint8`` frames
 ``(H, W, 3)``.
+
+Both directions stay in this one module (a little over 500 lines) so that the frame checks, the
+frame-rate rule and the BGR/RGB conversions are stated once. There is one reading loop:
+:func:`read_frames` runs it in the caller's thread, :class:`FrameSource` in its own.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from xpose.atomic import AtomicFile, CompleteOrNothing
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_FPS", "Frame", "FrameSource", "VideoWriter"]
+__all__ = ["DEFAULT_FPS", "Frame", "FrameSource", "VideoWriter", "read_frames"]
 
 #: Frame rate assumed where none is known (iterables, and captures that report none).
 DEFAULT_FPS = 30.0
@@ -60,6 +64,116 @@ def _check_frame(frame: Any, what: str) -> npt.NDArray[np.uint8]:
     return arr
 
 
+def _open_video(text: str) -> cv2.VideoCapture:
+    """An opened capture of the video file or stream ``text``.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: a directory, or a video OpenCV cannot open.
+    """
+    is_url_or_pattern = "://" in text or "%" in text
+    if not is_url_or_pattern and not Path(text).exists():
+        raise FileNotFoundError(f"video not found: {text}")
+    if not is_url_or_pattern and Path(text).is_dir():
+        raise ValueError(f"cannot open video {text}: it is a directory")
+    capture = cv2.VideoCapture(text)
+    if not capture.isOpened():
+        capture.release()
+        raise ValueError(
+            f"cannot open video {text}: OpenCV cannot read it "
+            "(not a video, corrupt, or a codec this OpenCV build lacks)"
+        )
+    return capture
+
+
+def _capture_fps(capture: cv2.VideoCapture) -> float | None:
+    """The frame rate the capture reports, ``None`` when it reports none."""
+    native = float(capture.get(cv2.CAP_PROP_FPS))
+    return native if math.isfinite(native) and native > 0 else None
+
+
+def _seek(capture: cv2.VideoCapture, start: int) -> None:
+    """Put ``capture`` on frame ``start``: seek, or read frames off where seeking fails."""
+    if start <= 0:
+        return
+    seeked = capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    if seeked and int(capture.get(cv2.CAP_PROP_POS_FRAMES)) == start:
+        return
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    for _ in range(start):
+        if not capture.grab():
+            return
+
+
+def _to_rgb(bgr: np.ndarray) -> npt.NDArray[np.uint8]:
+    if bgr.ndim == 2:
+        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+    if bgr.shape[2] == 4:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _capture_frames(
+    capture: cv2.VideoCapture,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    fps: float | None = None,
+    camera: bool = False,
+) -> Iterator[Frame]:
+    """Frames ``start`` to ``stop`` (exclusive; ``None``: the end) of an opened capture.
+
+    Timestamps as :class:`FrameSource` documents them: ``index / fps`` with ``fps`` given; the
+    wall clock since the first frame for a camera; else the capture's position where it is
+    valid and increasing, or ``index / (the capture's fps, else 30)``.
+    """
+    rate = fps or _capture_fps(capture) or DEFAULT_FPS
+    _seek(capture, start)
+    first: float | None = None
+    last_t = -math.inf
+    index = start
+    while stop is None or index < stop:
+        ok, bgr = capture.read()
+        if not ok or bgr is None:
+            return
+        if fps is not None:
+            t = index / rate
+        elif camera:
+            now = time.monotonic()
+            first = now if first is None else first
+            t = now - first
+        else:
+            t = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+            if not (math.isfinite(t) and t >= 0 and (index == 0 or t > last_t)):
+                t = index / rate
+        last_t = t
+        yield index, t, _to_rgb(bgr)
+        index += 1
+
+
+def read_frames(
+    path: str | os.PathLike[str], start: int = 0, stop: int | None = None
+) -> Iterator[Frame]:
+    """Frames ``start`` to ``stop`` (exclusive; ``None``: the end) of a video, read here.
+
+    The synchronous form of :class:`FrameSource` (which runs the same reading in a thread):
+    yields ``(index, timestamp, rgb)`` with ``index`` counted from the video's first frame and
+    the timestamps :class:`FrameSource` gives. The video is opened on the first ``next()``
+    and released when the generator ends or is closed.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: a video OpenCV cannot open, or a bad range.
+    """
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"expected 0 <= start <= stop, got start={start}, stop={stop}")
+    capture = _open_video(os.fspath(path))
+    try:
+        yield from _capture_frames(capture, start=start, stop=stop)
+    finally:
+        capture.release()
+
+
 class FrameSource(Closing):
     """Frames from a video file or stream, a camera, or an iterable of RGB frames.
 
@@ -79,6 +193,8 @@ class FrameSource(Closing):
             or an iterable of ``(H, W, 3)`` uint8 RGB frames (e.g. a list, a generator, or a
             ``(T, H, W, 3)`` array).
         fps: frames per second for the timestamps, overriding the capture's.
+        start, stop: for a video file, only frames ``start`` to ``stop`` (exclusive; ``None``:
+            to the end); indexes count from the video's first frame.
         queue_size: the most decoded frames held ahead of the consumer (>= 1).
         drop_frames: when the queue is full, drop the oldest frame rather than wait for the
             consumer (keeps a live source live). Default: ``True`` for cameras, else ``False``.
@@ -98,11 +214,18 @@ class FrameSource(Closing):
         source: str | os.PathLike[str] | int | Iterable[npt.ArrayLike],
         *,
         fps: float | None = None,
+        start: int = 0,
+        stop: int | None = None,
         queue_size: int = 8,
         drop_frames: bool | None = None,
     ) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps}")
+        if start < 0 or (stop is not None and stop < start):
+            raise ValueError(f"expected 0 <= start <= stop, got start={start}, stop={stop}")
+        if (start or stop is not None) and not isinstance(source, (str, os.PathLike)):
+            raise ValueError("start and stop apply to video files only")
+        self._start, self._stop_at = int(start), stop
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self._capture: cv2.VideoCapture | None = None
@@ -131,22 +254,12 @@ class FrameSource(Closing):
                 self._capture.release()
                 raise ValueError(f"cannot open {self.name}: no such camera, or it is busy")
         elif isinstance(source, (str, os.PathLike)):
-            text = os.fspath(source)
-            self.name = text
-            is_url_or_pattern = "://" in text or "%" in text
-            if not is_url_or_pattern and not Path(text).exists():
-                raise FileNotFoundError(f"video not found: {text}")
-            if not is_url_or_pattern and Path(text).is_dir():
-                raise ValueError(f"cannot open video {text}: it is a directory")
-            self._capture = cv2.VideoCapture(text)
-            if not self._capture.isOpened():
-                self._capture.release()
-                raise ValueError(
-                    f"cannot open video {text}: OpenCV cannot read it "
-                    "(not a video, corrupt, or a codec this OpenCV build lacks)"
-                )
+            self.name = os.fspath(source)
+            self._capture = _open_video(self.name)
             count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-            self.frame_count = count if count > 0 else None
+            if count > 0:
+                end = count if stop is None else min(count, stop)
+                self.frame_count = max(0, end - self._start)
         elif isinstance(source, np.ndarray) and source.ndim != 4:
             raise ValueError(
                 f"source: an array of frames must be (T, H, W, 3), got shape {source.shape}"
@@ -161,8 +274,7 @@ class FrameSource(Closing):
                 f"got {type(source).__name__}"
             )
         if self._capture is not None:
-            native = float(self._capture.get(cv2.CAP_PROP_FPS))
-            self._capture_fps = native if math.isfinite(native) and native > 0 else None
+            self._capture_fps = _capture_fps(self._capture)
         self._drop = self._is_camera if drop_frames is None else bool(drop_frames)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
@@ -277,45 +389,27 @@ class FrameSource(Closing):
             yield index, index / fps, _check_frame(frame, f"frame {index} of {self.name}")
 
     def _read_capture(self) -> Iterator[Frame]:
-        cap = self._capture
-        if cap is None:
+        if self._capture is None:
             return
-        fps = self._fps_override or self._capture_fps or DEFAULT_FPS
-        start = None
-        last_t = -math.inf
-        index = 0
-        while not self._stop.is_set():
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                if self.frame_count is not None and index < self.frame_count:
-                    logger.warning(
-                        "%s: read %d of %d frames; the file is truncated or damaged",
-                        self.name,
-                        index,
-                        self.frame_count,
-                    )
+        frames = _capture_frames(
+            self._capture,
+            start=self._start,
+            stop=self._stop_at,
+            fps=self._fps_override,
+            camera=self._is_camera,
+        )
+        for frame in frames:
+            self.frames_read += 1
+            yield frame
+            if self._stop.is_set():
                 return
-            now = time.monotonic()
-            if self._fps_override is not None:
-                t = index / fps
-            elif self._is_camera:
-                start = now if start is None else start
-                t = now - start
-            else:
-                msec = float(cap.get(cv2.CAP_PROP_POS_MSEC))
-                t = msec / 1000.0
-                if not (math.isfinite(t) and t >= 0 and (index == 0 or t > last_t)):
-                    t = index / fps
-            last_t = t
-            if bgr.ndim == 2:
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-            elif bgr.shape[2] == 4:
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
-            else:
-                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            index += 1
-            self.frames_read = index
-            yield index - 1, t, rgb
+        if self.frame_count is not None and self.frames_read < self.frame_count:
+            logger.warning(
+                "%s: read %d of %d frames; the file is truncated or damaged",
+                self.name,
+                self.frames_read,
+                self.frame_count,
+            )
 
 
 #: Codec (fourcc) by file extension.

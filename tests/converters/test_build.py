@@ -15,7 +15,7 @@ from converters.samples import check_feeds
 from converters.user import convert_to_onnx
 from xpose.backends import open_backend
 from xpose.models import get_spec, list_models
-from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate
+from xpose.store import PRECISIONS, Manifest, ModelFileError, default_store, locate, savedmodel_dir
 
 MAIN = default_store()
 
@@ -45,6 +45,7 @@ def small_store(tmp_path_factory):
     return store, report, steps
 
 
+@pytest.mark.convert
 def test_build_writes_checked_files_and_manifest(small_store):
     store, report, steps = small_store
     assert sorted(report.built) == ["posenet/posenet-fp32.onnx", "posenet/posenet-fp32.tflite"]
@@ -77,6 +78,7 @@ def test_build_writes_checked_files_and_manifest(small_store):
         assert entry["tools"]["tf2onnx"] != "absent"
 
 
+@pytest.mark.convert
 def test_second_build_does_nothing(small_store):
     store, _, _ = small_store
     steps = []
@@ -87,6 +89,7 @@ def test_second_build_does_nothing(small_store):
     assert len(report.skipped) == 2
 
 
+@pytest.mark.convert
 def test_tampered_file_is_refused_then_rebuilt(small_store):
     store, _, _ = small_store
     path = locate("posenet", "fp32", "onnx", store=store)
@@ -100,6 +103,7 @@ def test_tampered_file_is_refused_then_rebuilt(small_store):
     assert len(xpose.load("posenet", store=store).predict(np.zeros((64, 64, 3), np.uint8))) == 1
 
 
+@pytest.mark.convert
 def test_interrupted_conversion_leaves_no_partial_file(tmp_path, monkeypatch):
     store = tmp_path / "store"
 
@@ -116,6 +120,7 @@ def test_interrupted_conversion_leaves_no_partial_file(tmp_path, monkeypatch):
     assert Manifest.load(store).files == {}
 
 
+@pytest.mark.convert
 def test_parity_failure_keeps_no_file(tmp_path, monkeypatch):
     store = tmp_path / "store"
     monkeypatch.setattr(check, "EXACT", check.Tolerance(0.0, 0.0))
@@ -129,6 +134,7 @@ def _always_off(spec, reference, candidate, feeds, tolerance, **kw):
     return check.Parity(1.0, 1.0, 1.0, 1.0, 1.0, 1, tolerance)
 
 
+@pytest.mark.convert
 def test_full_store_has_every_file_with_parity():
     manifest = _main_store()
     for model in list_models():
@@ -140,13 +146,14 @@ def test_full_store_has_every_file_with_parity():
                 assert parity.ok(), (model, precision, fmt, entry["parity"])
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("model", list_models())
 def test_converted_onnx_matches_savedmodel(model):
     """Re-measure each fp32 ONNX file against the SavedModel it came from."""
     _main_store()
     spec = get_spec(model)
     with (
-        open_backend("tensorflow", MAIN / "savedmodel" / model) as ref,
+        open_backend("tensorflow", savedmodel_dir(model, MAIN)) as ref,
         open_backend("onnxruntime", locate(model, "fp32", "onnx")) as onnx_be,
         open_backend("tflite", locate(model, "fp32", "tflite")) as tfl_be,
     ):
@@ -159,6 +166,7 @@ def test_converted_onnx_matches_savedmodel(model):
         ).ok()
 
 
+@pytest.mark.convert
 def test_multipose_onnx_keeps_a_free_input_size():
     _main_store()
     with open_backend("onnxruntime", locate("movenet-multipose", "fp32", "onnx")) as be:
@@ -169,10 +177,11 @@ def test_multipose_onnx_keeps_a_free_input_size():
         assert be.inputs[0].shape == (1, 256, 256, 3)
 
 
+@pytest.mark.convert
 def test_user_tflite_with_uint8_input_converts(tmp_path):
     """A TF Hub-style MoveNet .tflite (uint8 input, unnamed output) converts and loads."""
     _main_store()
-    loaded = tf.saved_model.load(str(MAIN / "savedmodel" / "movenet-lightning"))
+    loaded = tf.saved_model.load(str(savedmodel_dir("movenet-lightning", MAIN)))
     serve = loaded.signatures["serving_default"]
 
     @tf.function(input_signature=[tf.TensorSpec([1, 192, 192, 3], tf.uint8, name="input")])

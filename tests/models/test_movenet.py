@@ -146,15 +146,15 @@ def test_decode_multi_thresholds_sorts_and_maps_boxes() -> None:
     for i, score in enumerate([0.1, 0.9, 0.5, 0.0, 0.3, 0.15]):
         xy = np.full((17, 2), 0.1 * (i + 1), np.float32)
         people.append((xy, np.full(17, score, np.float32), (12 / 224, 0.0, 212 / 224, 0.5), score))
-    poses = movenet.decode_multi(_raw_multi(people), lb, min_score=0.2)
+    poses = movenet.decode_multi(_raw_multi(people), lb, min_pose_score=0.2)
     np.testing.assert_allclose(poses.score, [0.9, 0.5, 0.3])
     # Person 1 (score 0.9): x = 0.2 * 256 / 0.4 = 128, y = (0.2 * 224 - 12) / 0.4 = 82
     np.testing.assert_allclose(poses.keypoints[0, 0], (128.0, 82.0), atol=1e-3)
     np.testing.assert_allclose(poses.keypoints[2, 0], (320.0, (0.5 * 224 - 12) / 0.4), atol=1e-3)
     # Box ymin, xmin, ymax, xmax = input rows 12..212, cols 0..128 -> image x1, y1, x2, y2.
     np.testing.assert_allclose(poses.boxes, [[0.0, 0.0, 320.0, 500.0]] * 3, atol=1e-3)
-    assert len(movenet.decode_multi(_raw_multi(people), lb, min_score=0.95)) == 0
-    assert len(movenet.decode_multi(_raw_multi(people), lb, min_score=0.0)) == 6
+    assert len(movenet.decode_multi(_raw_multi(people), lb, min_pose_score=0.95)) == 0
+    assert len(movenet.decode_multi(_raw_multi(people), lb, min_pose_score=0.0)) == 6
 
 
 def test_multipose_padding_is_undone() -> None:

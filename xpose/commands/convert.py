@@ -42,7 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--calibration",
         nargs="+",
         metavar="DIR",
-        help="folders of photos of people for int8 calibration and the checks",
+        help="folders of photos of people for int8 calibration and the checks (instead of the "
+        "project's photos and ../shared/data); images with COCO keypoint labels beside them "
+        "(a *keypoints*.json) are used for the checks only, unless nothing else is there",
     )
     p.add_argument("--force", action="store_true", help="rebuild files that are already current")
     p.add_argument(

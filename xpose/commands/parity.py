@@ -36,8 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "(pixels / the image's long side), over keypoints the reference scores above 0.3; "
             "score differences are over all keypoints. MultiPose people are matched by mean "
             "keypoint distance. Tolerances: fp32 and fp16 max distance 1e-4 and max score "
-            "difference 1e-3; int8 the measured bounds of docs/parity.md. Exit status 1 if "
-            "any pair fails, 2 if a model is not converted."
+            "difference 1e-3; int8 the measured bounds of docs/parity.md. The int8 ONNX and "
+            "int8 TFLite files are different quantizations (onnxruntime's static QDQ of the "
+            "fp32 ONNX; the TFLite converter's int8), each checked against fp32 when converted "
+            "(store manifest, 'parity'); here they are compared with each other. Exit status 1 "
+            "if any pair fails, 2 if a model is not converted."
         ),
     )
     p.add_argument(

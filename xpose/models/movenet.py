@@ -237,14 +237,14 @@ def decode_single(raw: npt.ArrayLike, geometry: Geometry, pose_score: str = "con
     return Poses(geometry.normalized_to_image(xy), scores, single_pose_score(scores, pose_score))
 
 
-def decode_multi(raw: npt.ArrayLike, geometry: Geometry, min_score: float = 0.2) -> Poses:
-    """Decode MoveNet MultiPose output into the people scoring at least ``min_score``.
+def decode_multi(raw: npt.ArrayLike, geometry: Geometry, min_pose_score: float = 0.2) -> Poses:
+    """Decode MoveNet MultiPose output into the people scoring at least ``min_pose_score``.
 
     Args:
         raw: ``(1, 6, 56)``; per person 17 x (y, x, score), then ymin, xmin, ymax, xmax and the
             pose score, all coordinates normalized to the model input.
         geometry: the :class:`Letterbox` from :func:`prepare`.
-        min_score: people whose pose score is below this are dropped.
+        min_pose_score: people whose pose score is below this are dropped.
 
     Returns:
         :class:`Poses` sorted by pose score, highest first; boxes ``(N, 4)`` x1, y1, x2, y2
@@ -253,7 +253,7 @@ def decode_multi(raw: npt.ArrayLike, geometry: Geometry, min_score: float = 0.2)
     people = _raw(raw, (1, MAX_MULTIPOSE_PEOPLE, _MULTIPOSE_WIDTH), "MoveNet multi-pose decode")[0]
     score = people[:, -1]
     order = np.argsort(-score, kind="stable")
-    order = order[score[order] >= min_score]
+    order = order[score[order] >= min_pose_score]
     people = people[order]
     yxs = people[:, : NUM_KEYPOINTS * 3].reshape(-1, NUM_KEYPOINTS, 3)
     xy, scores = _keypoints_xy(yxs)
@@ -312,10 +312,13 @@ def init_crop_region(image_h: int, image_w: int, first_frame: bool = False) -> C
     return CropRegion(ymin, xmin, ymin + box_h, xmin + box_w)
 
 
-def _torso_visible(scores: np.ndarray, min_score: float) -> bool:
+def _torso_visible(scores: np.ndarray, min_keypoint_score: float) -> bool:
     k = Keypoint
-    hips = scores[k.LEFT_HIP] > min_score or scores[k.RIGHT_HIP] > min_score
-    shoulders = scores[k.LEFT_SHOULDER] > min_score or scores[k.RIGHT_SHOULDER] > min_score
+    hips = scores[k.LEFT_HIP] > min_keypoint_score or scores[k.RIGHT_HIP] > min_keypoint_score
+    shoulders = (
+        scores[k.LEFT_SHOULDER] > min_keypoint_score
+        or scores[k.RIGHT_SHOULDER] > min_keypoint_score
+    )
     return bool(hips and shoulders)
 
 
@@ -324,14 +327,14 @@ def determine_crop_region(
     scores: npt.ArrayLike,
     image_h: int,
     image_w: int,
-    min_score: float = MIN_CROP_KEYPOINT_SCORE,
+    min_keypoint_score: float = MIN_CROP_KEYPOINT_SCORE,
 ) -> CropRegion:
     """The crop region for the next frame, from this frame's keypoints (tfjs's algorithm).
 
-    When the torso is visible (a hip and a shoulder score above ``min_score``) the region is a
+    When the torso is visible (a hip and a shoulder score above ``min_keypoint_score``) the region is a
     pixel square centred on the mid-hip, of half-side the largest of 1.9 x the torso's reach
     (all four torso keypoints) and 1.2 x the body's reach (every keypoint scoring at least
-    ``min_score``), capped at the farthest image edge from the centre. If the torso is not
+    ``min_keypoint_score``), capped at the farthest image edge from the centre. If the torso is not
     visible, or the square would exceed half the image's long side, the whole image (padded to
     a square, :func:`init_crop_region`) is used again.
 
@@ -340,7 +343,7 @@ def determine_crop_region(
             :attr:`Poses.keypoints`.
         scores: ``(17,)`` (or ``(1, 17)``) keypoint scores.
         image_h, image_w: size of the image in pixels.
-        min_score: keypoint score threshold.
+        min_keypoint_score: keypoint score threshold.
     """
     kp = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
     sc = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -349,11 +352,11 @@ def determine_crop_region(
             f"expected keypoints of shape (17, 2) and scores of shape (17,), got "
             f"{np.shape(keypoints)} and {np.shape(scores)}"
         )
-    if not _torso_visible(sc, min_score):
+    if not _torso_visible(sc, min_keypoint_score):
         return init_crop_region(image_h, image_w)
     center = (kp[Keypoint.LEFT_HIP] + kp[Keypoint.RIGHT_HIP]) / 2.0  # x, y
     torso_range = np.abs(kp[list(_TORSO)] - center).max(axis=0)
-    visible = sc >= min_score
+    visible = sc >= min_keypoint_score
     body_range = np.abs(kp[visible] - center).max(axis=0) if visible.any() else np.zeros(2)
     half = max(torso_range.max() * TORSO_EXPANSION_RATIO, body_range.max() * BODY_EXPANSION_RATIO)
     cx, cy = float(center[0]), float(center[1])

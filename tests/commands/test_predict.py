@@ -20,46 +20,29 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.cli_fakes import install
+from tests.helpers import (
+    COCO_DIR,
+    DATA,
+    require_coco,
+    require_store,
+    rgb,
+    write_video,
+)
 from xpose import store as xstore
 from xpose.cli import main
 from xpose.estimator import Estimator, PoseStream
 from xpose.keypoints import KEYPOINT_NAMES
 from xpose.output import KEYPOINT_FIELDS, POSE_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
 
-DATA = Path(__file__).parent / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-COCO_DIR = SHARED / "coco_val2017"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _require(model: str = "movenet-lightning", precision: str = "fp32") -> None:
-    try:
-        xstore.locate(model, precision, "onnx")
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
-
-
-def _require_coco() -> list[Path]:
-    photos = sorted(COCO_DIR.glob("*.jpg"))
-    if not photos:
-        pytest.skip(f"the shared COCO photos are absent ({COCO_DIR})")
-    return photos
-
-
-def _rgb(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
-    if not writer.isOpened():
-        pytest.skip(f"this OpenCV build cannot write {path.suffix}")
-    for rgb in frames:
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``xpose predict`` runs a fake Lightning (a real Estimator on a fake backend), so the
+    crash-safety tests run on a fresh clone, without a converted store."""
+    install(monkeypatch)
 
 
 # --- the documented schema, checked by hand ---------------------------------------------------
@@ -139,11 +122,11 @@ def photos(tmp_path: Path) -> Path:
 
 def _moving_clip(tmp_path: Path, n: int = 20, suffix: str = ".mp4") -> Path:
     """``n`` frames (160x128) of the astronaut, the crop sliding 4 px right per frame."""
-    rgb = _rgb(DATA / "astronaut.png")
+    photo = rgb(DATA / "astronaut.png")
     frames = [
-        np.ascontiguousarray(rgb[40:296:2, 40 + 4 * i : 40 + 4 * i + 320 : 2]) for i in range(n)
+        np.ascontiguousarray(photo[40:296:2, 40 + 4 * i : 40 + 4 * i + 320 : 2]) for i in range(n)
     ]
-    return _write_video(tmp_path / f"clip{suffix}", frames)
+    return write_video(tmp_path / f"clip{suffix}", frames)
 
 
 # Two people crossing: the astronaut walks right along the top, the cameraman left along the
@@ -163,7 +146,7 @@ def _cross_x(i: int) -> tuple[int, int]:
 def crossing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     size = (_CROSS_S, _CROSS_S)
     people = [
-        cv2.resize(_rgb(DATA / name), size, interpolation=cv2.INTER_AREA)
+        cv2.resize(rgb(DATA / name), size, interpolation=cv2.INTER_AREA)
         for name in ("astronaut.png", "camera.png")
     ]
     frames = []
@@ -172,14 +155,15 @@ def crossing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for person, x, y in zip(people, _cross_x(i), _CROSS_ROWS, strict=True):
             frame[y : y + _CROSS_S, x : x + _CROSS_S] = person
         frames.append(frame)
-    return _write_video(tmp_path_factory.mktemp("cross") / "crossing.mp4", frames)
+    return write_video(tmp_path_factory.mktemp("cross") / "crossing.mp4", frames)
 
 
 # --- images -----------------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 def test_folder_to_jsonl(photos: Path, tmp_path: Path) -> None:
-    _require()
+    require_store()
     out = tmp_path / "out" / "poses.jsonl"
     assert main(["predict", str(photos), "--out", str(out), "-q"]) == 0
     records = read_jsonl(out)
@@ -198,16 +182,18 @@ def test_folder_to_jsonl(photos: Path, tmp_path: Path) -> None:
     assert not [p for p in out.parent.iterdir() if p.name != out.name], "no temporary left"
 
 
+@pytest.mark.convert
 def test_summary_without_out(capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     assert main(["predict", str(DATA / "astronaut.png"), str(DATA / "camera.png")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert "astronaut.png: 512x512, 1 person (pose score" in lines[0]
 
 
+@pytest.mark.convert
 def test_out_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     assert main(["predict", str(DATA / "astronaut.png"), "--out", "-", "-q"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
@@ -216,8 +202,9 @@ def test_out_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert rec["source"].endswith("astronaut.png")
 
 
+@pytest.mark.convert
 def test_coco_running_index(tmp_path: Path) -> None:
-    _require()
+    require_store()
     pycocotools = pytest.importorskip("pycocotools.coco", reason="needs pycocotools")
     out = tmp_path / "results.json"
     inputs = [str(DATA / "astronaut.png"), str(DATA / "camera.png")]
@@ -237,9 +224,10 @@ def test_coco_running_index(tmp_path: Path) -> None:
     assert len(dt.getAnnIds()) == 2
 
 
+@pytest.mark.convert
 def test_coco_numeric_names_use_the_number(tmp_path: Path) -> None:
-    _require("movenet-multipose")
-    photos = _require_coco()
+    require_store("movenet-multipose")
+    photos = require_coco()
     pycocotools = pytest.importorskip("pycocotools.coco", reason="needs pycocotools")
     out = tmp_path / "results.json"
     args = ["predict", *map(str, photos), "-m", "movenet-multipose", "--format", "coco"]
@@ -252,8 +240,9 @@ def test_coco_numeric_names_use_the_number(tmp_path: Path) -> None:
     assert len(dt.getAnnIds()) == len(results)
 
 
+@pytest.mark.convert
 def test_draw_images(photos: Path, tmp_path: Path) -> None:
-    _require()
+    require_store()
     before = {p: p.read_bytes() for p in photos.rglob("*") if p.is_file()}
     drawn = tmp_path / "drawn"
     assert main(["predict", str(photos), "--draw", str(drawn), "-q"]) == 0
@@ -270,10 +259,11 @@ def test_draw_images(photos: Path, tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in before} == before, "inputs untouched"
 
 
+@pytest.mark.convert
 def test_corrupt_file_is_skipped(
     photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _require()
+    require_store()
     (photos / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg " * 20)
     out = tmp_path / "poses.jsonl"
     assert main(["predict", str(photos), str(tmp_path / "missing.png"), "--out", str(out)]) == 1
@@ -287,9 +277,8 @@ def test_corrupt_file_is_skipped(
 
 @pytest.mark.parametrize("fmt", ["jsonl", "coco"])
 def test_ctrl_c_keeps_a_valid_file(
-    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_model: None
 ) -> None:
-    _require()
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(4):
@@ -326,9 +315,11 @@ def test_ctrl_c_keeps_a_valid_file(
 
 
 def test_a_bug_shows_its_traceback_and_leaves_target_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_model: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _require()
 
     def predict(self: Estimator, image: Any) -> Any:
         raise RuntimeError("boom")
@@ -347,8 +338,9 @@ def test_a_bug_shows_its_traceback_and_leaves_target_untouched(
 # --- videos -----------------------------------------------------------------------------------
 
 
+@pytest.mark.convert
 def test_video_records_and_overlay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     clip = _moving_clip(tmp_path, 20)
     out = tmp_path / "poses.jsonl"
     drawn = tmp_path / "drawn"
@@ -366,8 +358,9 @@ def test_video_records_and_overlay(tmp_path: Path, capsys: pytest.CaptureFixture
     cap.release()
 
 
+@pytest.mark.convert
 def test_video_overlay_file_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     clip = _moving_clip(tmp_path, 12, ".avi")
     target = tmp_path / "annotated.avi"
     assert main(["predict", str(clip), "--draw", str(target), "--no-smooth"]) == 0
@@ -378,9 +371,8 @@ def test_video_overlay_file_and_summary(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_ctrl_c_in_video_keeps_frames_so_far(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_model: None
 ) -> None:
-    _require()
     clip = _moving_clip(tmp_path, 10)
     real_update = PoseStream.update
 
@@ -410,9 +402,10 @@ def _person_at(pose: dict[str, Any], i: int) -> int:
     return int(np.argmin([np.linalg.norm(centre - c) for c in pasted]))
 
 
+@pytest.mark.convert
 @pytest.mark.parametrize("tracker", ["iou", "oks"])
 def test_two_people_keep_their_track_ids(crossing: Path, tmp_path: Path, tracker: str) -> None:
-    _require("movenet-multipose")
+    require_store("movenet-multipose")
     out = tmp_path / "poses.jsonl"
     # the clip's people were placed for an input at the frame's aspect (256x160)
     args = ["predict", str(crossing), "-m", "movenet-multipose", "--tracker", tracker]
@@ -436,8 +429,9 @@ def test_draw_file_needs_one_stream(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "exactly one video" in capsys.readouterr().err
 
 
+@pytest.mark.convert
 def test_unreadable_video_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"garbage" * 100)
     out = tmp_path / "poses.jsonl"
@@ -464,49 +458,34 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.convert
 def test_multi_pose_is_posenet_only(capsys: pytest.CaptureFixture[str]) -> None:
-    _require()
+    require_store()
     assert main(["predict", str(DATA / "astronaut.png"), "--multi-pose"]) == 2
     assert "--multi-pose applies to posenet only" in capsys.readouterr().err
 
 
+@pytest.mark.convert
 def test_posenet_multi_pose_and_limits(tmp_path: Path) -> None:
-    _require("posenet")
-    out = tmp_path / "p.jsonl"
-    args = ["predict", str(DATA / "astronaut.png"), "-m", "posenet", "--multi-pose"]
-    assert main([*args, "--max-poses", "1", "--min-pose-score", "0.1", "--out", str(out)]) == 0
-    (rec,) = read_jsonl(out)
-    assert rec["model"] == "posenet" and len(rec["poses"]) <= 1
+    """Two people side by side: --multi-pose finds both, --max-poses 1 keeps the best one."""
+    require_store("posenet")
+    photo = rgb(DATA / "astronaut.png")
+    two = tmp_path / "two.png"
+    cv2.imwrite(
+        str(two), cv2.cvtColor(np.concatenate([photo, photo[:, ::-1]], 1), cv2.COLOR_RGB2BGR)
+    )
+    args = ["predict", str(two), "-m", "posenet", "--multi-pose", "--min-pose-score", "0.1"]
+    assert main([*args, "--out", str(tmp_path / "all.jsonl")]) == 0
+    (everyone,) = read_jsonl(tmp_path / "all.jsonl")
+    assert everyone["model"] == "posenet" and len(everyone["poses"]) >= 2
+    assert main([*args, "--max-poses", "1", "--out", str(tmp_path / "best.jsonl")]) == 0
+    (best,) = read_jsonl(tmp_path / "best.jsonl")
+    assert best["poses"] == everyone["poses"][:1]  # the first decoded (strongest root) person
 
 
-def test_help_is_complete(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["predict", "--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
-    for option in (
-        "--out",
-        "--format",
-        "--draw",
-        "--threshold",
-        "--camera",
-        "--multi-pose",
-        "--max-poses",
-        "--tracker",
-        "--no-smooth",
-        "--min-pose-score",
-        "--quiet",
-        "--model",
-        "--backend",
-        "--precision",
-        "--store",
-        "--threads",
-    ):
-        assert option in text, option
-
-
+@pytest.mark.convert
 def test_console_script(tmp_path: Path) -> None:
-    _require("movenet-lightning", "fp16")
+    require_store("movenet-lightning", "fp16")
     script = shutil.which("xpose", path=str(Path(sys.executable).parent)) or shutil.which("xpose")
     if script is None:
         pytest.skip("the xpose console script is not installed (pip install -e .)")
@@ -526,10 +505,11 @@ def test_console_script(tmp_path: Path) -> None:
     assert rec["precision"] == "fp16"
 
 
+@pytest.mark.convert
 def test_multipose_options_and_device_on_the_command_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _require("movenet-multipose")
+    require_store("movenet-multipose")
     out = tmp_path / "poses.jsonl"
     image = str(DATA / "astronaut.png")
     args = ["predict", image, "-m", "movenet-multipose", "--multipose-long-side", "384"]

@@ -13,23 +13,14 @@ import pytest
 
 pytest.importorskip("pycocotools", reason="COCO evaluation needs pycocotools (xpose[dev])")
 
-from xpose import store as _store
+from tests.helpers import COCO_DIR, require_store
 from xpose.cli import main
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COCO_DIR = SHARED_DATA / "coco_val2017"
 ANNOTATIONS = COCO_DIR / "person_keypoints.json"
 
 needs_coco = pytest.mark.skipif(
     not ANNOTATIONS.is_file(), reason=f"{ANNOTATIONS} is absent (../shared/data)"
 )
-
-
-def _need(model: str, precision: str, fmt: str) -> None:
-    try:
-        _store.locate(model, precision, fmt)
-    except FileNotFoundError as err:
-        pytest.skip(f"run `xpose convert` first: {err}")
 
 
 def _evaluate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
@@ -39,9 +30,10 @@ def _evaluate_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
     return json.loads(captured.out)
 
 
+@pytest.mark.convert
 @needs_coco
 def test_prints_the_ap_table(capsys: pytest.CaptureFixture[str]) -> None:
-    _need("movenet-lightning", "fp32", "onnx")
+    require_store("movenet-lightning", "fp32", ("onnx",))
     code = main(
         [
             "evaluate",
@@ -68,20 +60,22 @@ def test_prints_the_ap_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0.3 < ap <= 1.0  # a working model; the exact value is in docs/accuracy.md
 
 
+@pytest.mark.convert
 @needs_coco
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
-    _need("movenet-lightning", "fp32", "onnx")
+    require_store("movenet-lightning", "fp32", ("onnx",))
     data = _evaluate_json(capsys, "-m", "movenet-lightning")
     assert data["model"] == "movenet-lightning" and data["backend"] == "onnxruntime"
     assert data["protocol"] == "single" and data["num_people"] == 12
     assert {"ap", "ap50", "ap75", "ar"} <= set(data)
 
 
+@pytest.mark.convert
 @needs_coco
 def test_backends_give_the_same_ap_fp32_lightning(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("ai_edge_litert", reason="the tflite backend needs xpose[tflite]")
     for fmt in ("onnx", "tflite"):
-        _need("movenet-lightning", "fp32", fmt)
+        require_store("movenet-lightning", "fp32", (fmt,))
     ort = _evaluate_json(capsys, "-m", "movenet-lightning", "-b", "onnxruntime")
     tfl = _evaluate_json(capsys, "-m", "movenet-lightning", "-b", "tflite")
     assert tfl["backend"] == "tflite"
@@ -89,9 +83,10 @@ def test_backends_give_the_same_ap_fp32_lightning(capsys: pytest.CaptureFixture[
     assert ort["ar"] == pytest.approx(tfl["ar"], abs=1e-3)
 
 
+@pytest.mark.convert
 @needs_coco
 def test_posenet_multi_protocol_decodes_several_people(capsys: pytest.CaptureFixture[str]) -> None:
-    _need("posenet", "fp32", "onnx")
+    require_store("posenet", "fp32", ("onnx",))
     data = _evaluate_json(capsys, "-m", "posenet", "--protocol", "multi")
     assert data["protocol"] == "multi"
     assert data["options"]["multi_pose"] is True
@@ -138,6 +133,7 @@ def test_bad_crop_scale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "--crop-scale must be > 0" in capsys.readouterr().err
 
 
+@pytest.mark.convert
 @needs_coco
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_multipose_ap_identical_across_backends_at_the_same_input(precision: str) -> None:
@@ -147,8 +143,8 @@ def test_multipose_ap_identical_across_backends_at_the_same_input(precision: str
     import xpose
     from xpose.evaluate import evaluate
 
-    _need("movenet-multipose", precision, "onnx")
-    _need("movenet-multipose", precision, "tflite")
+    require_store("movenet-multipose", precision, ("onnx",))
+    require_store("movenet-multipose", precision, ("tflite",))
     aps = {}
     for backend, options in (("onnxruntime", {"multipose_square": True}), ("tflite", {})):
         with xpose.load(
