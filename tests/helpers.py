@@ -220,9 +220,15 @@ def _keypoints_from_mean(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
     return {"keypoints": out}
 
 
+#: Lightning options that keep every pose of :func:`mean_lightning` and score it by the mean of
+#: its keypoint scores: ``Estimator(mean_lightning(None), **KEEP_EVERY_POSE)``.
+KEEP_EVERY_POSE = {"min_pose_score": 0.0, "pose_score": "mean"}
+
+
 def mean_lightning(batch: int | None) -> FakeBackend:
     """A Lightning-shaped backend whose input takes ``batch`` images (``None``: any number);
-    each image's keypoints score its mean pixel / 255, so results show which image they are."""
+    each image's keypoints score its mean pixel / 255, so results show which image they are
+    (with :data:`KEEP_EVERY_POSE`, which keeps weak poses)."""
     inputs = (tensor("input", (batch, 192, 192, 3), np.int32),)
     outputs = (tensor("keypoints", (batch, 1, 17, 3)),)
     return FakeBackend(inputs, outputs, _keypoints_from_mean)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import mean_lightning
+from tests.helpers import KEEP_EVERY_POSE, mean_lightning
 from xpose.estimator import Estimator
 from xpose.pipeline import predict_files
 
@@ -25,7 +25,7 @@ def test_files_come_back_in_order_in_batches_with_errors_in_place(tmp_path: Path
     bad.write_bytes(b"not an image")
     paths.insert(3, bad)
     backend = mean_lightning(None)
-    with Estimator(backend) as est:
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
         results = list(predict_files(est, paths, batch_size=3, readers=2))
     assert [r.path for r in results] == paths
     assert results[3].poses is None and results[3].image is None
@@ -40,7 +40,7 @@ def test_files_come_back_in_order_in_batches_with_errors_in_place(tmp_path: Path
 def test_closing_early_stops_reading(tmp_path: Path) -> None:
     paths = [_write(tmp_path, f"{i}.png", i) for i in range(40)]
     backend = mean_lightning(None)
-    with Estimator(backend) as est:
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
         results = predict_files(est, paths, batch_size=2)
         first = next(results)
         results.close()
@@ -50,5 +50,8 @@ def test_closing_early_stops_reading(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("batch_size", 0), ("readers", 0)])
 def test_bad_settings_are_refused(name: str, value: int) -> None:
-    with Estimator(mean_lightning(None)) as est, pytest.raises(ValueError, match=f"{name} must be"):
+    with (
+        Estimator(mean_lightning(None), **KEEP_EVERY_POSE) as est,
+        pytest.raises(ValueError, match=f"{name} must be"),
+    ):
         list(predict_files(est, [], **{name: value}))

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 import xpose
-from tests.helpers import ASTRONAUT, COCO_DIR, DATA, FORMATS, EstimatorCache, mean_lightning
+from tests.helpers import (
+    ASTRONAUT,
+    COCO_DIR,
+    DATA,
+    FORMATS,
+    KEEP_EVERY_POSE,
+    EstimatorCache,
+    mean_lightning,
+)
 from xpose.estimator import Estimator
 from xpose.preprocess import to_rgb_uint8
 
@@ -59,7 +67,7 @@ def _grey(level: int, hw: tuple[int, int] = (100, 100)) -> np.ndarray:
 def test_a_free_batch_runs_batch_size_images_at_a_time_in_order() -> None:
     backend = mean_lightning(None)
     images = [_grey(v) for v in (10, 60, 110, 160, 210)]
-    with Estimator(backend) as est:
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
         assert est.batch_limit is None
         poses = est.predict_batch(images, batch_size=2)
     assert [len(f["input"]) for f in backend.feeds] == [2, 2, 1]
@@ -72,7 +80,7 @@ def test_a_free_batch_runs_batch_size_images_at_a_time_in_order() -> None:
 
 def test_a_batch_of_one_runs_image_by_image() -> None:
     backend = mean_lightning(1)
-    with Estimator(backend) as est:
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
         assert est.batch_limit == 1
         poses = est.predict_batch([_grey(30), _grey(90)], batch_size=8)
     assert [f["input"].shape[0] for f in backend.feeds] == [1, 1]
@@ -82,7 +90,7 @@ def test_a_batch_of_one_runs_image_by_image() -> None:
 def test_each_image_gets_its_own_letterbox() -> None:
     """A wide and a tall image in one batch: each is letterboxed, and mapped back, on its own."""
     backend = mean_lightning(None)
-    with Estimator(backend) as est:
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
         wide, tall = est.predict_batch([_grey(200, (100, 400)), _grey(200, (400, 100))])
     (x,) = backend.feeds[0].values()
     assert x.shape == (2, 192, 192, 3)
@@ -95,7 +103,7 @@ def test_each_image_gets_its_own_letterbox() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
 def test_predict_batch_refuses_a_bad_batch_size(bad: object) -> None:
     with (
-        Estimator(mean_lightning(None)) as est,
+        Estimator(mean_lightning(None), **KEEP_EVERY_POSE) as est,
         pytest.raises(ValueError, match="batch_size must be an int >= 1"),
     ):
         est.predict_batch([_grey(1)], batch_size=bad)  # type: ignore[arg-type]
@@ -104,5 +112,45 @@ def test_predict_batch_refuses_a_bad_batch_size(bad: object) -> None:
 def test_predict_batch_names_an_unreadable_image(tmp_path: Path) -> None:
     junk = tmp_path / "junk.jpg"
     junk.write_bytes(b"not an image")
-    with Estimator(mean_lightning(None)) as est, pytest.raises(ValueError, match="junk.jpg"):
+    with (
+        Estimator(mean_lightning(None), **KEEP_EVERY_POSE) as est,
+        pytest.raises(ValueError, match="junk.jpg"),
+    ):
         est.predict_batch([_grey(1), junk])
+
+
+def test_reference_resize_frames_each_image_on_its_own() -> None:
+    """``resize="reference"`` cuts each image's centred square (no shared letterbox): a batch
+    feeds the model exactly what ``predict`` of each image does."""
+    images = [_grey(40, (100, 300)), _grey(200, (300, 100))]
+    single, batched = mean_lightning(None), mean_lightning(None)
+    with (
+        Estimator(single, resize="reference", **KEEP_EVERY_POSE) as one,
+        Estimator(batched, resize="reference", **KEEP_EVERY_POSE) as many,
+    ):
+        want = [one.predict(image) for image in images]
+        got = many.predict_batch(images)
+    (x,) = batched.feeds[0].values()
+    assert x.shape == (2, 192, 192, 3)
+    for k, feeds in enumerate(single.feeds):
+        np.testing.assert_array_equal(x[k : k + 1], feeds["input"])
+    for a, b in zip(want, got, strict=True):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+@pytest.mark.convert
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        ("movenet-lightning", {"resize": "reference"}),
+        ("movenet-multipose", {"multipose_pad": "corner"}),
+    ],
+)
+def test_predict_batch_keeps_the_preprocessing_options(
+    model: str, options: dict[str, str], estimators: EstimatorCache
+) -> None:
+    photos = _photos()[:6]
+    est = estimators(model, **options)
+    for one, many in zip([est.predict(p) for p in photos], est.predict_batch(photos), strict=True):
+        assert len(one) == len(many)
+        np.testing.assert_allclose(many.keypoints, one.keypoints, atol=1e-3)

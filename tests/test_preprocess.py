@@ -12,6 +12,7 @@ from xpose.preprocess import (
     CropBox,
     Letterbox,
     crop_and_resize,
+    crop_and_resize_reference,
     interpolation,
     letterbox,
     to_rgb_uint8,
@@ -251,6 +252,42 @@ def test_letterbox_shrinks_by_area_and_enlarges_bilinearly() -> None:
     assert np.abs(small.astype(int) - 127).max() <= 1
     assert interpolation(0.25) == cv2.INTER_AREA
     assert interpolation(0.6) == interpolation(2.0) == cv2.INTER_LINEAR
+
+
+# --- the reference-compatible crop (plain bilinear, truncated) ------------------------------
+
+_REF_IMAGE = np.array(
+    [[0, 10, 17, 30, 40], [50, 61, 70, 85, 90], [100, 110, 123, 130, 141]], np.uint8
+)
+
+
+def test_crop_and_resize_reference_hand_computed() -> None:
+    # box (0, 0, 0.5, 0.75) on a 3x5 image, 2x3 output: rows sampled at 0 and 1 (0.5 * 2 / 1
+    # apart), columns at 0, 1.5 and 3 (0.75 * 4 / 2 apart); 1.5 averages two pixels and the
+    # .5 is truncated away: (10 + 17) / 2 = 13.5 -> 13, (61 + 70) / 2 = 65.5 -> 65.
+    out, box = crop_and_resize_reference(_REF_IMAGE, (0.0, 0.0, 0.5, 0.75), (2, 3))
+    np.testing.assert_array_equal(out, [[0, 13, 30], [50, 65, 85]])
+    assert (box.height, box.width, box.image_height, box.image_width) == (2, 3, 3, 5)
+
+
+def test_crop_and_resize_reference_outside_is_zero() -> None:
+    # box (0.25, -0.25, 1.25, 0.75): rows at 0.5 and 2.5 (outside), columns at -1 (outside),
+    # 1 and 3: row 0 is (10 + 61) / 2 = 35.5 -> 35 and (30 + 85) / 2 = 57.5 -> 57.
+    rgb = np.repeat(_REF_IMAGE[:, :, None], 3, axis=2)
+    out, _ = crop_and_resize_reference(rgb, (0.25, -0.25, 1.25, 0.75), (2, 3))
+    expected = np.array([[0, 35, 57], [0, 0, 0]], np.uint8)
+    np.testing.assert_array_equal(out, np.repeat(expected[:, :, None], 3, axis=2))
+
+
+def test_crop_and_resize_reference_matches_tensorflow() -> None:
+    tf = pytest.importorskip("tensorflow", reason="comparing with TensorFlow needs tensorflow")
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    for box, size in [((0.05, -0.1, 0.95, 1.05), (64, 64)), ((0.3, 0.2, 0.4, 0.35), (16, 9))]:
+        ours, _ = crop_and_resize_reference(image, box, size)
+        theirs = tf.image.crop_and_resize(
+            image[None].astype(np.float32), [box], [0], size, "bilinear", 0.0
+        )
+        np.testing.assert_array_equal(ours, tf.cast(theirs, tf.int32).numpy()[0])
 
 
 # --- pixel squares around a person (COCO boxes) -----------------------------------------------

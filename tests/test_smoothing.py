@@ -24,7 +24,7 @@ def _walk(n: int = 150) -> tuple[np.ndarray, np.ndarray]:
 def test_one_euro_reduces_jitter() -> None:
     t, truth = _walk()
     noisy = truth + np.random.default_rng(0).normal(0.0, 2.0, truth.shape)
-    filt = OneEuroFilter(min_cutoff=1.0, beta=0.05)
+    filt = OneEuroFilter(min_cutoff=1.0, beta=0.05, speed="filtered")
     smoothed = np.stack([filt(noisy[i], t[i]) for i in range(len(t))])
     assert smoothed.shape == noisy.shape
     assert _rmse(smoothed, truth) < 0.8 * _rmse(noisy, truth)
@@ -36,9 +36,46 @@ def test_pose_smoother_defaults_reduce_jitter() -> None:
     smoother = PoseSmoother()
     scores = np.ones((1, 17), np.float32)
     out = np.stack(
-        [smoother(Poses(noisy[i][None], scores), t[i]).keypoints[0] for i in range(len(t))]
+        [
+            smoother(Poses(noisy[i][None], scores), t[i], (480, 640)).keypoints[0]
+            for i in range(len(t))
+        ]
     )
     assert _rmse(out, truth) < 0.8 * _rmse(noisy, truth)
+
+
+def test_pose_smoother_image_units_equal_pixels_with_scaled_beta() -> None:
+    """Filtering x / width, y / height with beta B is filtering pixels with beta B / size."""
+    t, truth = _walk(40)
+    noisy = (truth + np.random.default_rng(2).normal(0.0, 2.0, truth.shape)).astype(np.float32)
+    scores = np.ones((1, 17), np.float32)
+    image = PoseSmoother(1.0, 64.0, 1.0)
+    x_only = PoseSmoother(1.0, 0.1, 1.0, units="pixels")  # 64 / 640 for x
+    for i in range(len(t)):
+        a = image(Poses(noisy[i][None], scores), t[i], (480, 640))
+        b = x_only(Poses(noisy[i][None], scores), t[i])
+        np.testing.assert_allclose(a.keypoints[..., 0], b.keypoints[..., 0], rtol=0, atol=1e-3)
+
+
+def test_pose_smoother_image_units_need_the_frame_size() -> None:
+    poses = Poses(np.zeros((1, 17, 2), np.float32), np.ones((1, 17), np.float32))
+    with pytest.raises(ValueError, match="needs the frame size"):
+        PoseSmoother()(poses, 0.0)
+    with pytest.raises(ValueError, match="units must be one of"):
+        PoseSmoother(units="mm")
+
+
+def test_one_euro_speed_from_raw_follows_a_step_sooner() -> None:
+    """After a step, the filtered-speed form keeps seeing its own lag as speed; the raw form
+    sees no more speed once the input is still, so it smooths the flat part harder (and both
+    end up at the step's value)."""
+    out = {}
+    for speed in ("raw", "filtered"):
+        filt = OneEuroFilter(min_cutoff=1.0, beta=0.1, d_cutoff=1.0, speed=speed)
+        xs = [0.0] * 5 + [10.0] * 25
+        out[speed] = np.array([filt(np.array([x]), i / FPS)[0] for i, x in enumerate(xs)])
+    assert out["raw"][6] < out["filtered"][6]  # less overshoot of the cutoff after the step
+    assert abs(out["raw"][-1] - 10.0) < 1.0 and abs(out["filtered"][-1] - 10.0) < 1.0
 
 
 def test_one_euro_first_call_and_constant_signal() -> None:
@@ -118,7 +155,7 @@ def _pose_at(x: float, y: float, track_ids: list[int] | None = None, n: int = 1)
 
 
 def test_pose_smoother_keeps_state_per_track() -> None:
-    smoother = PoseSmoother(min_cutoff=1.0, beta=0.0)
+    smoother = PoseSmoother(min_cutoff=1.0, beta=0.0, units="pixels")
     first = smoother(_pose_at(0, 0, [5, 9], n=2), 0.0)
     np.testing.assert_array_equal(first.keypoints, _pose_at(0, 0, [5, 9], n=2).keypoints)
     assert set(smoother.tracks) == {5, 9}
@@ -142,7 +179,7 @@ def test_pose_smoother_keeps_state_per_track() -> None:
 
 
 def test_pose_smoother_single_untracked_stream() -> None:
-    smoother = PoseSmoother(min_cutoff=1.0, beta=0.0)
+    smoother = PoseSmoother(min_cutoff=1.0, beta=0.0, units="pixels")
     smoother(_pose_at(0, 0), 0.0)
     out = smoother(_pose_at(10, 10), 1 / FPS)
     assert smoother.tracks == (("index", 0),)
@@ -151,7 +188,7 @@ def test_pose_smoother_single_untracked_stream() -> None:
 
 
 def test_pose_smoother_does_not_mutate_and_keeps_other_fields() -> None:
-    smoother = PoseSmoother()
+    smoother = PoseSmoother(units="pixels")
     poses = _pose_at(1, 2, [3])
     poses = poses.replace(score=np.array([0.7], np.float32))
     smoother(poses, 0.0)
@@ -166,7 +203,7 @@ def test_pose_smoother_does_not_mutate_and_keeps_other_fields() -> None:
 
 
 def test_pose_smoother_empty_and_reset() -> None:
-    smoother = PoseSmoother()
+    smoother = PoseSmoother(units="pixels")
     smoother(_pose_at(0, 0, [1]), 0.0)
     assert len(smoother(Poses.empty(), 0.1)) == 0
     assert smoother.tracks == ()
@@ -177,4 +214,4 @@ def test_pose_smoother_empty_and_reset() -> None:
 
 def test_pose_smoother_duplicate_ids() -> None:
     with pytest.raises(ValueError, match="duplicate track ids"):
-        PoseSmoother()(_pose_at(0, 0, [4, 4], n=2), 0.0)
+        PoseSmoother(units="pixels")(_pose_at(0, 0, [4, 4], n=2), 0.0)

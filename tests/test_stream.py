@@ -27,7 +27,7 @@ class _Recorder:
 
 
 class _Smoother(_Recorder):
-    def __call__(self, poses: Poses, t: float) -> Poses:
+    def __call__(self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None) -> Poses:
         self.calls.append(t)
         return poses
 

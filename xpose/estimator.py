@@ -40,6 +40,7 @@ from xpose.backends import Backend, backend_class, canonical_backend, open_backe
 from xpose.binding import Binding, identify
 from xpose.compat import check_supported
 from xpose.models import MODELS, Head, ModelOptions, ModelSpec, get_spec, list_models
+from xpose.models.movenet import CROP_SMOOTHING
 from xpose.preprocess import Geometry, to_rgb_uint8
 from xpose.results import Poses
 from xpose.stream import PoseStream, Smoother, drop_frames, follow
@@ -199,8 +200,9 @@ class Estimator(Closing):
 
         Returns:
             :class:`~xpose.results.Poses`: keypoints ``(N, 17, 2)`` x, y in pixels of
-            ``image``. Single-pose models (MoveNet Lightning/Thunder, PoseNet without
-            ``multi_pose``) always give N=1.
+            ``image``. PoseNet without ``multi_pose`` always gives N=1; MoveNet
+            Lightning/Thunder give N=1, or N=0 when the pose scores below their
+            ``min_pose_score`` (0.25 by default).
         """
         return self.infer(*self._head.prepare(to_rgb_uint8(image)))
 
@@ -256,9 +258,18 @@ class Estimator(Closing):
         smoother: Smoother | None = None,
         tracker: Tracker | None = None,
         fps: float = 30.0,
+        crop_smoothing: float = CROP_SMOOTHING,
+        first_crop: str = "centre",
     ) -> PoseStream:
         """Start video mode: a :class:`PoseStream` that keeps state from frame to frame."""
-        return PoseStream(self, smoother=smoother, tracker=tracker, fps=fps)
+        return PoseStream(
+            self,
+            smoother=smoother,
+            tracker=tracker,
+            fps=fps,
+            crop_smoothing=crop_smoothing,
+            first_crop=first_crop,
+        )
 
     @property
     def multi_person(self) -> bool:
@@ -272,8 +283,10 @@ class Estimator(Closing):
         smooth: bool = True,
         tracker: str | Tracker | None = "auto",
         fps: float | None = None,
-        smoother_options: Mapping[str, float] | None = None,
+        smoother_options: Mapping[str, Any] | None = None,
         max_age: int = 30,
+        crop_smoothing: float = CROP_SMOOTHING,
+        first_crop: str = "centre",
     ) -> Iterator[tuple[int, Poses]]:
         """Follow people through a video: yields ``(frame_index, poses)`` for every frame, in order.
 
@@ -298,8 +311,10 @@ class Estimator(Closing):
             fps: frame rate for the timestamps (the smoother's time base); default the
                 video's own, 30 for iterables.
             smoother_options: keyword arguments for :class:`~xpose.smoothing.PoseSmoother`
-                (``min_cutoff``, ``beta``, ``d_cutoff``).
+                (``min_cutoff``, ``beta``, ``d_cutoff``, ``units``, ``speed``).
             max_age: frames a lost person keeps their track id (named trackers only).
+            crop_smoothing, first_crop: crop tracking of single-pose MoveNet
+                (:class:`PoseStream`).
 
         Yields:
             ``(frame_index, poses)``, ``frame_index`` counting from 0; ``poses.track_ids``
@@ -317,6 +332,8 @@ class Estimator(Closing):
             fps=fps,
             smoother_options=smoother_options,
             max_age=max_age,
+            crop_smoothing=crop_smoothing,
+            first_crop=first_crop,
         )
         return drop_frames(frames)
 
@@ -327,8 +344,10 @@ class Estimator(Closing):
         smooth: bool = True,
         tracker: str | Tracker | None = "auto",
         fps: float | None = None,
-        smoother_options: Mapping[str, float] | None = None,
+        smoother_options: Mapping[str, Any] | None = None,
         max_age: int = 30,
+        crop_smoothing: float = CROP_SMOOTHING,
+        first_crop: str = "centre",
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
         """:meth:`track`, also giving each frame: yields ``(index, timestamp, frame, poses)``.
 
@@ -352,7 +371,13 @@ class Estimator(Closing):
             reader = source
         else:
             reader = FrameSource(source, fps=fps)
-        stream = self.stream(smoother=smoother, tracker=pose_tracker, fps=reader.fps)
+        stream = self.stream(
+            smoother=smoother,
+            tracker=pose_tracker,
+            fps=reader.fps,
+            crop_smoothing=crop_smoothing,
+            first_crop=first_crop,
+        )
         return follow(reader, stream)
 
     @property
@@ -517,12 +542,15 @@ def load(
             - MoveNet MultiPose: ``multipose_long_side=256`` (the input's long side when the
               file's input size is free, e.g. ONNX; the short side follows the image's aspect,
               rounded up to a multiple of 32), ``multipose_square=False`` (``True``: a square
-              input of the long side, as the fixed-size TFLite file uses), ``min_pose_score=0.2``.
+              input of the long side, as the fixed-size TFLite file uses), ``min_pose_score=0.2``,
+              ``multipose_pad="centre"`` (``"corner"``: pad at the bottom and right).
             - PoseNet: ``multi_pose=False`` (single-pose decoding; ``True`` decodes several
               people), and for multi-pose ``max_poses=10``, ``score_threshold=0.5``,
               ``nms_radius=20.0`` (model-input pixels), ``min_pose_score=0.25`` (poses scoring
               less are dropped).
-            - MoveNet Lightning and Thunder take none.
+            - MoveNet Lightning and Thunder: ``min_pose_score=0.25`` (a weaker pose is dropped),
+              ``pose_score="confident"`` (or ``"mean"``), ``resize="area"`` (or
+              ``"reference"``, tfjs pose-detection's pre-processing).
 
     Returns:
         An :class:`Estimator`; close it (or use it in a ``with`` block) when done.

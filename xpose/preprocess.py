@@ -36,6 +36,7 @@ __all__ = [
     "Geometry",
     "Letterbox",
     "crop_and_resize",
+    "crop_and_resize_reference",
     "interpolation",
     "letterbox",
     "max_image_pixels",
@@ -479,3 +480,64 @@ def crop_and_resize(
 
 #: What decoders take to map model-input coordinates back to image pixels.
 Geometry = Letterbox | CropBox
+
+
+def _sample_positions(lo: float, hi: float, size: int, count: int) -> npt.NDArray[np.float32]:
+    """Source positions (pixel indices) of ``count`` samples of ``[lo, hi]`` (normalized)."""
+    f = np.float32
+    last = f(size - 1)
+    if count > 1:
+        step = (f(hi) - f(lo)) * last / f(count - 1)
+        return f(lo) * last + np.arange(count, dtype=np.float32) * step
+    return np.array([f(0.5) * (f(lo) + f(hi)) * last], np.float32)
+
+
+def crop_and_resize_reference(
+    image: npt.NDArray[np.uint8],
+    box: tuple[float, float, float, float],
+    target_hw: tuple[int, int],
+) -> tuple[npt.NDArray[np.uint8], CropBox]:
+    """:func:`crop_and_resize` as TensorFlow's ``crop_and_resize`` (bilinear) then int32 does it.
+
+    For users who must reproduce a tfjs pose-detection deployment exactly. Output pixel
+    ``(i, j)`` samples the image at row ``ymin * (H - 1) + i * (ymax - ymin) * (H - 1) /
+    (height - 1)`` (columns likewise), bilinearly between the four nearest pixels, 0 where
+    the sample falls outside the image; the result is truncated toward zero, as a cast to
+    int32 does. No anti-aliasing: large reductions alias. Computed in float32, as TensorFlow
+    does.
+
+    Args, returns and errors as :func:`crop_and_resize`; the :class:`CropBox` maps keypoints
+    back the way tfjs does (``(xmin + x * (xmax - xmin)) * W``).
+    """
+    _check_array(image, "crop_and_resize_reference")
+    th, tw = _check_size(target_hw, "crop_and_resize_reference")
+    ymin, xmin, ymax, xmax = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (ymin, xmin, ymax, xmax)):
+        raise ValueError(f"crop_and_resize_reference: expected a finite box, got {tuple(box)}")
+    src = image if image.ndim == 3 else image[:, :, None]
+    h, w = src.shape[:2]
+    ys = _sample_positions(ymin, ymax, h, th)
+    xs = _sample_positions(xmin, xmax, w, tw)
+    y_ok = (ys >= 0) & (ys <= h - 1)
+    x_ok = (xs >= 0) & (xs <= w - 1)
+    top = np.clip(np.floor(ys), 0, h - 1).astype(np.intp)
+    bottom = np.clip(np.ceil(ys), 0, h - 1).astype(np.intp)
+    left = np.clip(np.floor(xs), 0, w - 1).astype(np.intp)
+    right = np.clip(np.ceil(xs), 0, w - 1).astype(np.intp)
+    y_lerp = (ys - np.floor(ys)).astype(np.float32)[:, None, None]
+    x_lerp = (xs - np.floor(xs)).astype(np.float32)[None, :, None]
+    pix = src.astype(np.float32)
+    top_row = (
+        pix[top[:, None], left[None, :]]
+        + (pix[top[:, None], right[None, :]] - pix[top[:, None], left[None, :]]) * x_lerp
+    )
+    bottom_row = (
+        pix[bottom[:, None], left[None, :]]
+        + (pix[bottom[:, None], right[None, :]] - pix[bottom[:, None], left[None, :]]) * x_lerp
+    )
+    out = top_row + (bottom_row - top_row) * y_lerp
+    out[~(y_ok[:, None] & x_ok[None, :])] = 0.0
+    canvas = np.trunc(out).astype(np.uint8)
+    if image.ndim == 2:
+        canvas = canvas[:, :, 0]
+    return canvas, CropBox(ymin, xmin, ymax, xmax, th, tw, h, w)

@@ -25,27 +25,41 @@ if TYPE_CHECKING:
     from xpose.estimator import Estimator
     from xpose.video import FrameSource
 
-__all__ = ["PoseStream", "Smoother", "Tracker", "drop_frames", "follow"]
+__all__ = ["FIRST_CROPS", "PoseStream", "Smoother", "Tracker", "drop_frames", "follow"]
 
 
 class Smoother(Protocol):
     """Smooths poses over time (e.g. :class:`xpose.smoothing.PoseSmoother`)."""
 
-    def __call__(self, poses: Poses, t: float) -> Poses: ...
+    def __call__(
+        self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None
+    ) -> Poses: ...
+
+
+#: How :class:`PoseStream` frames the first frame of a single-pose video (see there).
+FIRST_CROPS = ("pad", "centre")
 
 
 class PoseStream(Closing):
     """Video mode of an :class:`Estimator`: state carried from one frame to the next.
 
-    For MoveNet single-pose models (Lightning, Thunder) each frame is cropped around the person
-    found in the previous frame, following tfjs pose-detection: the first frame (and any frame
-    after the torso was lost, or after a change of frame size) uses the whole frame padded to a
-    square (:func:`~xpose.models.movenet.init_crop_region`); the next region is a square around
-    the hips sized from the torso and body (:func:`~xpose.models.movenet.determine_crop_region`).
-    For other models each frame is predicted on its own.
+    For MoveNet single-pose models (Lightning, Thunder), each frame:
 
-    Then, when given, ``tracker.update(poses)`` assigns track ids and ``smoother(poses, t)``
-    smooths keypoints over time, in that order.
+    1. is cropped to the current crop region and run through the model;
+    2. if the pose scores below the model's ``min_pose_score``, no pose is returned and
+       everything is reset (crop region, tracker, smoother), so the next frame starts afresh;
+    3. the keypoints are smoothed (``smoother``), and the next crop region is sized from the
+       *smoothed* keypoints (:func:`~xpose.models.movenet.determine_crop_region`: a square
+       around the hips sized from the torso and body; the whole frame padded to a square when
+       the torso is not seen);
+    4. the crop region is low-pass filtered between frames
+       (:func:`~xpose.models.movenet.blend_crop_regions`, weight ``crop_smoothing``).
+
+    The first frame (and the first after a reset or a change of frame size) is framed by
+    ``first_crop``: ``"pad"``, the whole frame padded to a square, or ``"centre"``, the
+    largest centred square inside the frame (tfjs's guess; it uses the pixels better but cuts
+    off a person near the sides). For other models each frame is predicted on its own, then
+    ``tracker.update(poses)`` assigns track ids and ``smoother`` smooths, in that order.
 
     One stream follows one video; calls to :meth:`update` are serialized by a lock. The stream
     does not own the estimator: leaving its ``with`` block resets the stream, it does not close
@@ -53,9 +67,13 @@ class PoseStream(Closing):
 
     Args:
         estimator: the estimator to run.
-        smoother: optional, called as ``smoother(poses, t)`` with ``t`` in seconds.
+        smoother: optional, called as ``smoother(poses, t, image_hw)`` with ``t`` in seconds
+            and ``image_hw`` the frame's ``(height, width)``.
         tracker: optional, called as ``tracker.update(poses)``.
         fps: frame rate used to make ``t = frame_index / fps`` when ``update`` gets no timestamp.
+        crop_smoothing: weight of the newest crop region, in (0, 1]; 1.0 turns the crop
+            filter off.
+        first_crop: ``"pad"`` or ``"centre"`` (see above).
     """
 
     def __init__(
@@ -65,13 +83,21 @@ class PoseStream(Closing):
         smoother: Smoother | None = None,
         tracker: Tracker | None = None,
         fps: float = 30.0,
+        crop_smoothing: float = movenet.CROP_SMOOTHING,
+        first_crop: str = "centre",
     ) -> None:
         if not float(fps) > 0.0:
             raise ValueError(f"fps must be > 0, got {fps}")
+        if not 0.0 < float(crop_smoothing) <= 1.0:
+            raise ValueError(f"crop_smoothing must be in (0, 1], got {crop_smoothing}")
+        if first_crop not in FIRST_CROPS:
+            raise ValueError(f"first_crop must be one of {FIRST_CROPS}, got {first_crop!r}")
         self.estimator = estimator
         self.smoother = smoother
         self.tracker = tracker
         self.fps = float(fps)
+        self.crop_smoothing = float(crop_smoothing)
+        self.first_crop = first_crop
         self._lock = threading.Lock()
         self._crop: CropRegion | None = None
         self._frame_hw: tuple[int, int] | None = None
@@ -103,39 +129,59 @@ class PoseStream(Closing):
             :class:`~xpose.results.Poses`, keypoints x, y in pixels of ``frame``.
         """
         image = to_rgb_uint8(frame)
+        hw = (int(image.shape[0]), int(image.shape[1]))
         with self._lock:
             t = self._frames / self.fps if timestamp is None else float(timestamp)
             if self.crop_tracking:
-                poses = self._update_crop(image)
+                poses = self._update_crop(image, hw, t)
             else:
-                poses = self.estimator.infer(*self.estimator.head.prepare(image))
-            if self.tracker is not None:
-                poses = self.tracker.update(poses)
-            if self.smoother is not None:
-                poses = self.smoother(poses, t)
+                poses = self._follow(
+                    self.estimator.infer(*self.estimator.head.prepare(image)), hw, t
+                )
             self._frames += 1
             return poses
 
-    def _update_crop(self, image: npt.NDArray[np.uint8]) -> Poses:
-        h, w = image.shape[:2]
-        if self._crop is None or self._frame_hw != (h, w):
-            self._crop = movenet.init_crop_region(h, w)
-            self._frame_hw = (h, w)
-        est = self.estimator
-        poses = est.infer(*est.head.prepare_in_crop(image, self._crop.as_box()))
-        self._crop = movenet.determine_crop_region(poses.keypoints[0], poses.scores[0], h, w)
+    def _follow(self, poses: Poses, hw: tuple[int, int], t: float) -> Poses:
+        """Track, then smooth, one frame's poses."""
+        if self.tracker is not None:
+            poses = self.tracker.update(poses)
+        if self.smoother is not None:
+            poses = self.smoother(poses, t, hw)
         return poses
+
+    def _update_crop(self, image: npt.NDArray[np.uint8], hw: tuple[int, int], t: float) -> Poses:
+        h, w = hw
+        if self._frame_hw != hw:
+            if self._frame_hw is not None:  # the frame size changed: start afresh
+                self._reset_state()
+            self._frame_hw = hw
+        crop = self._crop
+        if crop is None:
+            crop = movenet.init_crop_region(h, w, first_frame=self.first_crop == "centre")
+        est = self.estimator
+        poses = est.infer(*est.head.prepare_in_crop(image, crop.as_box()))
+        if not len(poses):  # below min_pose_score: no pose, and start afresh
+            self._reset_state()
+            return poses
+        poses = self._follow(poses, hw, t)
+        target = movenet.determine_crop_region(poses.keypoints[0], poses.scores[0], h, w)
+        self._crop = movenet.blend_crop_regions(self._crop, target, self.crop_smoothing)
+        return poses
+
+    def _reset_state(self) -> None:
+        """Forget the crop region and the tracker's and smoother's state."""
+        self._crop = None
+        for part in (self.tracker, self.smoother):
+            reset = getattr(part, "reset", None)
+            if callable(reset):
+                reset()
 
     def reset(self) -> None:
         """Forget everything about past frames (crop region, frame count, tracker, smoother)."""
         with self._lock:
-            self._crop = None
+            self._reset_state()
             self._frame_hw = None
             self._frames = 0
-            for part in (self.tracker, self.smoother):
-                reset = getattr(part, "reset", None)
-                if callable(reset):
-                    reset()
 
     def close(self) -> None:
         """What leaving the stream's ``with`` block does: :meth:`reset` (the estimator stays open)."""

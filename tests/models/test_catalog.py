@@ -85,9 +85,12 @@ def test_options_are_typed_and_checked_when_made() -> None:
         "multipose_long_side": 256,
         "multipose_square": True,
         "min_pose_score": 0.2,
+        "multipose_pad": "centre",
     }
     with pytest.raises(ValueError, match="'multipose_long_side' must be >= 1"):
         MultiPoseOptions(multipose_long_side=0)
+    with pytest.raises(ValueError, match="'multipose_pad' must be one of"):
+        MultiPoseOptions(multipose_pad="left")
     with pytest.raises(TypeError, match="'multi_pose' must be True or False"):
         PoseNetOptions(multi_pose=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"unknown option\(s\) 'max_people' for posenet"):

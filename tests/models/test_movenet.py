@@ -100,7 +100,10 @@ def test_decode_single_lands_in_image_pixels() -> None:
     np.testing.assert_allclose(poses.keypoints[0, K.LEFT_ANKLE], (640.0, 560.0), atol=1e-3)
     np.testing.assert_allclose(poses.keypoints[0, K.LEFT_EYE], (320.0, 240.0), atol=1e-3)
     np.testing.assert_allclose(poses.scores[0], scores)
-    np.testing.assert_allclose(poses.score, [scores.mean()], rtol=1e-6)
+    # The pose score averages the 14 keypoint scores above 0.2 (0.25 .. 0.9): 0.575.
+    np.testing.assert_allclose(poses.score, [0.575], rtol=1e-5)
+    mean = movenet.decode_single(_raw_single(xy, scores), lb, pose_score="mean")
+    np.testing.assert_allclose(mean.score, [0.5], rtol=1e-5)
     # Box from keypoints scoring above 0.2: the nose (0.1) is left out.
     np.testing.assert_allclose(poses.boxes[0], (320.0, 240.0, 640.0, 560.0), atol=1e-3)
 
@@ -279,3 +282,45 @@ def test_prepare_in_crop_round_trip() -> None:
     np.testing.assert_allclose(
         movenet.decode_single_in_crop(raw, region, 480, 640).keypoints[0, 0], (335, 295), atol=0.5
     )
+
+
+def test_single_pose_score_definitions() -> None:
+    scores = np.array([[0.9, 0.5, 0.1] + [0.2] * 14, [0.1] * 17], np.float32)
+    # Only scores strictly above 0.2 count: (0.9 + 0.5) / 2; none above 0.2 gives 0.
+    np.testing.assert_allclose(movenet.single_pose_score(scores), [0.7, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        movenet.single_pose_score(scores, "mean"), [(1.5 + 2.8) / 17, 0.1], rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="unknown pose score 'median'"):
+        movenet.single_pose_score(scores, "median")
+
+
+def test_blend_crop_regions_low_pass() -> None:
+    old = movenet.CropRegion(0.0, 0.0, 0.5, 0.5)
+    new = movenet.CropRegion(0.5, 0.2, 1.0, 0.7)
+    assert movenet.blend_crop_regions(None, new, 0.5) == new
+    assert movenet.blend_crop_regions(old, new, 1.0) == new
+    blended = movenet.blend_crop_regions(old, new, 0.9)
+    np.testing.assert_allclose(blended.as_box(), (0.45, 0.18, 0.95, 0.68), atol=1e-12)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        movenet.blend_crop_regions(old, new, 0.0)
+
+
+def test_multipose_corner_padding_is_undone() -> None:
+    """``multipose_pad="corner"`` puts the image at the input's top left (padding bottom and
+    right, as tfjs does) and decoding maps keypoints back all the same."""
+    image = np.full((100, 200, 3), 200, np.uint8)
+    head = movenet.MultiPoseHead(
+        movenet.MULTIPOSE, movenet.MultiPoseOptions(multipose_pad="corner", multipose_square=False)
+    )
+    batch, lb = head.prepare(image)
+    assert batch.shape == (1, 128, 256, 3)  # the aspect fits 256 x 128 exactly: no padding
+    square = movenet.MultiPoseHead(
+        movenet.MULTIPOSE,
+        movenet.MultiPoseOptions(multipose_pad="corner", multipose_square=True),
+    )
+    batch, lb = square.prepare(image)
+    assert batch.shape == (1, 256, 256, 3) and (lb.pad_x, lb.pad_y) == (0.0, 0.0)
+    assert batch[0, 2:126].min() > 150 and batch[0, 130:].max() == 0  # image on top, pad below
+    # A keypoint at the image's centre (100, 50) sits at input (128, 64): normalized (0.5, 0.25).
+    np.testing.assert_allclose(lb.normalized_to_image([[0.5, 0.25]]), [[100.0, 50.0]], atol=1e-4)

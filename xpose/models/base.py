@@ -215,6 +215,11 @@ class Head:
         """Letterboxed images ``(N, h, w, 3)`` uint8 -> the model input in the file's dtype."""
         raise NotImplementedError
 
+    def fit(self, image_hw: tuple[int, int], size: tuple[int, int]) -> Letterbox:
+        """Where an image of ``image_hw`` pixels goes in a model input of ``size``: centred,
+        aspect kept (:meth:`Letterbox.fit <xpose.preprocess.Letterbox.fit>`)."""
+        return Letterbox.fit(image_hw, size)
+
     def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
         """The model input ``(1, h, w, 3)`` in the file's dtype, and its geometry.
 
@@ -222,21 +227,22 @@ class Head:
             image: ``(H, W, 3)`` uint8 RGB, contiguous, as :func:`~xpose.preprocess.to_rgb_uint8`
                 gives it (not checked again here).
         """
-        lb = Letterbox.fit(image.shape[:2], self.input_size(image.shape[:2]))
+        lb = self.fit(image.shape[:2], self.input_size(image.shape[:2]))
         return self.cast(lb.apply(image)[None]), lb
 
     def prepare_batch(
         self, images: Sequence[npt.NDArray[np.uint8]], size: tuple[int, int]
-    ) -> tuple[np.ndarray, list[Letterbox]]:
+    ) -> tuple[np.ndarray, list[Geometry]]:
         """The model input ``(N, h, w, 3)`` for images that all take the input ``size``.
 
-        Each image is letterboxed straight into its slot of one uint8 buffer, which is then
-        cast once. ``prepare_batch([image], size)`` equals :meth:`prepare` of the image.
+        Each image is letterboxed (:meth:`fit`) straight into its slot of one uint8 buffer,
+        which is then cast once. ``prepare_batch([image], size)`` equals :meth:`prepare` of
+        the image.
         """
         canvas = np.empty((len(images), *size, 3), np.uint8)
-        boxes = []
+        boxes: list[Geometry] = []
         for k, image in enumerate(images):
-            lb = Letterbox.fit(image.shape[:2], size)
+            lb = self.fit(image.shape[:2], size)
             lb.apply(image, out=canvas[k])
             boxes.append(lb)
         return self.cast(canvas), boxes

@@ -19,8 +19,8 @@ runs (:class:`SinglePoseHead`, :class:`MultiPoseHead`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,18 +36,33 @@ from xpose.models.base import (
     positive_int,
     unit_float,
 )
-from xpose.preprocess import CropBox, Geometry, Letterbox, crop_and_resize, letterbox, to_rgb_uint8
+from xpose.preprocess import (
+    CropBox,
+    Geometry,
+    Letterbox,
+    crop_and_resize,
+    crop_and_resize_reference,
+    letterbox,
+    to_rgb_uint8,
+)
 from xpose.results import Poses
 
 __all__ = [
+    "CROP_SMOOTHING",
     "LIGHTNING",
     "MIN_CROP_KEYPOINT_SCORE",
+    "MIN_POSE_SCORE",
     "MULTIPOSE",
+    "MULTIPOSE_PADS",
+    "POSE_SCORES",
+    "RESIZES",
     "THUNDER",
     "CropRegion",
     "MultiPoseHead",
     "MultiPoseOptions",
     "SinglePoseHead",
+    "SinglePoseOptions",
+    "blend_crop_regions",
     "decode_multi",
     "decode_single",
     "decode_single_in_crop",
@@ -56,10 +71,24 @@ __all__ = [
     "multipose_size",
     "prepare",
     "prepare_in_crop",
+    "single_pose_score",
 ]
 
 #: Keypoints scoring at or below this are ignored when sizing the next crop region.
 MIN_CROP_KEYPOINT_SCORE = 0.2
+#: Single-pose models return no pose scoring below this (tfjs pose-detection's default).
+MIN_POSE_SCORE = 0.25
+#: How a single-pose score is made from keypoint scores (see :func:`single_pose_score`).
+POSE_SCORES = ("confident", "mean")
+#: Pre-processing of single-pose MoveNet: ``"area"`` (anti-aliased resize, rounded) or
+#: ``"reference"`` (tfjs pose-detection's framing, plain bilinear ``crop_and_resize`` and
+#: truncation to int32).
+RESIZES = ("area", "reference")
+#: Where MultiPose's letterbox padding goes (:class:`MultiPoseOptions`).
+MULTIPOSE_PADS = ("centre", "corner")
+#: Weight of the newest crop region in the low-pass filter between frames
+#: (:func:`blend_crop_regions`; 1.0 turns the filter off).
+CROP_SMOOTHING = 0.5
 #: How far the crop reaches beyond the torso and the visible body (tfjs pose-detection's values).
 TORSO_EXPANSION_RATIO = 1.9
 BODY_EXPANSION_RATIO = 1.2
@@ -179,21 +208,39 @@ def _keypoints_xy(yxs: npt.NDArray[np.float32]) -> tuple[np.ndarray, np.ndarray]
     return yxs[..., 1::-1], yxs[..., 2]
 
 
-def decode_single(raw: npt.ArrayLike, geometry: Geometry) -> Poses:
+def single_pose_score(scores: npt.ArrayLike, method: str = "confident") -> npt.NDArray[np.float32]:
+    """Pose scores ``(N,)`` from keypoint scores ``(N, 17)``.
+
+    ``"confident"`` (tfjs pose-detection's definition): the mean of the keypoint scores above
+    :data:`MIN_CROP_KEYPOINT_SCORE` (0.2), 0 when none is. ``"mean"``: the mean of all 17.
+    """
+    sc = np.asarray(scores, np.float32).reshape(-1, NUM_KEYPOINTS)
+    if method == "mean":
+        return sc.mean(axis=1)
+    if method != "confident":
+        raise ValueError(f"unknown pose score {method!r}; expected one of {POSE_SCORES}")
+    keep = sc > MIN_CROP_KEYPOINT_SCORE
+    total = np.where(keep, sc, 0.0).sum(axis=1)
+    count = keep.sum(axis=1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
+def decode_single(raw: npt.ArrayLike, geometry: Geometry, pose_score: str = "confident") -> Poses:
     """Decode MoveNet SinglePose output into one pose in image pixels.
 
     Args:
         raw: ``(1, 1, 17, 3)`` (y, x, score), y and x normalized to the model input.
         geometry: the :class:`Letterbox` from :func:`prepare` (or the :class:`CropBox` from
             :func:`prepare_in_crop`).
+        pose_score: how the pose score is made (:func:`single_pose_score`).
 
     Returns:
-        :class:`Poses` with N=1: keypoints ``(1, 17, 2)`` x, y in image pixels, pose score the
-        mean keypoint score, box spanning the keypoints scoring above 0.2.
+        :class:`Poses` with N=1: keypoints ``(1, 17, 2)`` x, y in image pixels, the pose score,
+        and the box spanning the keypoints scoring above 0.2.
     """
     yxs = _raw(raw, (1, 1, NUM_KEYPOINTS, 3), "MoveNet single-pose decode")[0]
     xy, scores = _keypoints_xy(yxs)
-    return Poses(geometry.normalized_to_image(xy), scores)
+    return Poses(geometry.normalized_to_image(xy), scores, single_pose_score(scores, pose_score))
 
 
 def decode_multi(raw: npt.ArrayLike, geometry: Geometry, min_pose_score: float = 0.2) -> Poses:
@@ -330,21 +377,54 @@ def determine_crop_region(
     )
 
 
+def blend_crop_regions(
+    previous: CropRegion | None, new: CropRegion, alpha: float = CROP_SMOOTHING
+) -> CropRegion:
+    """Low-pass filter a crop region between frames: ``previous + alpha * (new - previous)``.
+
+    Each of ``ymin, xmin, ymax, xmax`` is blended on its own, as tfjs pose-detection does.
+    ``previous=None`` (the first frame, or after a reset) returns ``new``; ``alpha=1.0``
+    turns the filter off.
+    """
+    if not 0.0 < float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    if previous is None:
+        return new
+    a = float(alpha)
+    old, cur = np.array(previous.as_box()), np.array(new.as_box())
+    ymin, xmin, ymax, xmax = (float(v) for v in old + a * (cur - old))
+    return CropRegion(ymin, xmin, ymax, xmax)
+
+
 def prepare_in_crop(
-    image: Any, spec: ModelSpec, crop: CropRegion
+    image: Any, spec: ModelSpec, crop: CropRegion, resize: str = "area"
 ) -> tuple[dict[str, np.ndarray], CropBox]:
     """Cut ``crop`` out of an image and resize it into a single-pose MoveNet input.
 
-    Returns the feeds and the :class:`CropBox` geometry; decode with :func:`decode_single`
-    (passing that geometry) or :func:`decode_single_in_crop`.
+    ``resize="area"`` uses :func:`~xpose.preprocess.crop_and_resize` (anti-aliased when
+    shrinking), ``"reference"`` :func:`~xpose.preprocess.crop_and_resize_reference` (what
+    tfjs pose-detection feeds the model). Returns the feeds and the :class:`CropBox` geometry;
+    decode with :func:`decode_single` (passing that geometry) or :func:`decode_single_in_crop`.
     """
     _check_spec(spec)
-    canvas, box = crop_and_resize(to_rgb_uint8(image), crop.as_box(), spec.input_size)
+    cut = _cutter(resize)
+    canvas, box = cut(to_rgb_uint8(image), crop.as_box(), spec.input_size)
     return _feeds(spec, canvas), box
 
 
+def _cutter(resize: str) -> Any:
+    """The crop-and-resize function of a :data:`RESIZES` name."""
+    if resize not in RESIZES:
+        raise ValueError(f"unknown resize {resize!r}; expected one of {RESIZES}")
+    return crop_and_resize_reference if resize == "reference" else crop_and_resize
+
+
 def decode_single_in_crop(
-    raw: npt.ArrayLike, crop: CropRegion, image_h: int, image_w: int
+    raw: npt.ArrayLike,
+    crop: CropRegion,
+    image_h: int,
+    image_w: int,
+    pose_score: str = "confident",
 ) -> Poses:
     """Decode single-pose output of a cropped input into pixels of the whole image.
 
@@ -352,31 +432,84 @@ def decode_single_in_crop(
         raw: ``(1, 1, 17, 3)`` (y, x, score) normalized to the crop.
         crop: the region the input was cut from (normalized to the image).
         image_h, image_w: size of the whole image in pixels.
+        pose_score: how the pose score is made (:func:`single_pose_score`).
     """
     geometry = CropBox(crop.ymin, crop.xmin, crop.ymax, crop.xmax, 1, 1, image_h, image_w)
-    return decode_single(raw, geometry)
+    return decode_single(raw, geometry, pose_score)
 
 
 # --- the estimator's heads ----------------------------------------------------------------
 
 
+def _choice(choices: tuple[str, ...]) -> Any:
+    """An option checker accepting one of ``choices``."""
+
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"option {name!r} must be one of {choices}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+@dataclass(frozen=True)
+class SinglePoseOptions(ModelOptions):
+    """MoveNet Lightning's and Thunder's options.
+
+    Attributes:
+        min_pose_score: a pose scoring below this is dropped (no pose; in video mode tracking
+            starts afresh), as tfjs pose-detection does. 0 keeps every pose.
+        pose_score: ``"confident"``: the mean of the keypoint scores above 0.2 (tfjs's
+            definition); ``"mean"``: the mean of all 17.
+        resize: ``"area"``: letterbox with an anti-aliased resize; ``"reference"``: tfjs
+            pose-detection's pre-processing (an image is framed to its largest centred square,
+            then plain bilinear ``crop_and_resize`` and truncation, in video mode too).
+    """
+
+    min_pose_score: float = option(MIN_POSE_SCORE, unit_float)
+    pose_score: str = option("confident", _choice(POSE_SCORES))
+    resize: str = option("area", _choice(RESIZES))
+
+
 class SinglePoseHead(Head):
     """MoveNet Lightning / Thunder: one person, letterboxed into the fixed square input, or (in
-    video mode) a crop around the person stretched to it."""
+    video mode) a crop around the person stretched to it. A pose scoring below
+    ``min_pose_score`` is dropped."""
 
+    Options: ClassVar[type[ModelOptions]] = SinglePoseOptions
+    options: SinglePoseOptions
     crops: ClassVar[bool] = True
 
     def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
         return _cast(canvas, self.input_dtype)
 
+    def prepare(self, image: npt.NDArray[np.uint8]) -> tuple[np.ndarray, Geometry]:
+        if self.options.resize == "reference":
+            crop = init_crop_region(*image.shape[:2], first_frame=True)
+            return self.prepare_in_crop(image, crop.as_box())
+        return super().prepare(image)
+
+    def prepare_batch(
+        self, images: Sequence[npt.NDArray[np.uint8]], size: tuple[int, int]
+    ) -> tuple[np.ndarray, list[Geometry]]:
+        if self.options.resize != "reference":
+            return super().prepare_batch(images, size)
+        # tfjs's framing cuts each image's own square: no shared letterbox buffer
+        prepared = [self.prepare(image) for image in images]
+        return np.concatenate([x for x, _ in prepared]), [g for _, g in prepared]
+
     def prepare_in_crop(
         self, image: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
     ) -> tuple[np.ndarray, Geometry]:
+        if self.options.resize == "reference":
+            canvas, crop = crop_and_resize_reference(image, box, self.spec.input_size)
+            return _batch(canvas, self.input_dtype), crop
         crop = CropBox.cut(box, image.shape[:2], self.spec.input_size)
         return _batch(crop.apply(image), self.input_dtype), crop
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
-        return decode_single(outputs["keypoints"], geometry)
+        poses = decode_single(outputs["keypoints"], geometry, self.options.pose_score)
+        return poses[poses.score >= self.options.min_pose_score]
 
 
 @dataclass(frozen=True)
@@ -396,11 +529,14 @@ class MultiPoseOptions(ModelOptions):
             letterboxed into it. ``False``: the short side follows the image's aspect, rounded
             up to a multiple of 32 (less padding, less time on wide frames).
         min_pose_score: people scoring less are dropped.
+        multipose_pad: where the padding of the letterboxed input goes: ``"centre"`` (both
+            sides) or ``"corner"`` (bottom and right, as tfjs pose-detection pads).
     """
 
     multipose_long_side: int = option(256, positive_int)
     multipose_square: bool = option(True, boolean)
     min_pose_score: float = option(0.2, unit_float)
+    multipose_pad: str = option("centre", _choice(MULTIPOSE_PADS))
 
 
 class MultiPoseHead(Head):
@@ -448,6 +584,12 @@ class MultiPoseHead(Head):
 
     def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
         return _cast(canvas, self.input_dtype)
+
+    def fit(self, image_hw: tuple[int, int], size: tuple[int, int]) -> Letterbox:
+        lb = super().fit(image_hw, size)
+        if self.options.multipose_pad == "corner":
+            lb = replace(lb, pad_x=0.0, pad_y=0.0)
+        return lb
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
         return decode_multi(outputs["poses"], geometry, self.options.min_pose_score)
