@@ -20,7 +20,7 @@ convert: setup
 	$(BIN)/xpose convert
 
 demo: convert
-	$(BIN)/xpose predict xpose/data/astronaut.jpg --model movenet-thunder --out out/astronaut.jsonl --draw out/
+	$(BIN)/xpose predict xpose/data/astronaut.jpg --model movenet-thunder --out out/astronaut.jsonl --draw out/astronaut.jpg --overwrite
 	@echo "wrote out/astronaut.jsonl and out/astronaut.jpg"
 
 test: convert

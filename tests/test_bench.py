@@ -236,8 +236,12 @@ def test_cli_writes_the_table(tmp_path, capsys) -> None:
 
 
 @pytest.mark.convert
-def test_refused_combinations_are_listed_with_the_reason() -> None:
+def test_refused_combinations_are_listed_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     _need("movenet-lightning", "int8", ("onnx",))
+    import xpose.compat
+
+    issue = xpose.compat.KnownIssue("opencv", "movenet-lightning", "int8", "an example reason")
+    monkeypatch.setattr(xpose.compat, "KNOWN_ISSUES", (issue,))
     result = run_bench(
         models=["movenet-lightning"],
         precisions=["int8"],
