@@ -25,6 +25,9 @@ side, are the numbers to compare.
 >>> from xpose.bench import run_bench
 >>> result = run_bench(models=["movenet-lightning"], repeat=20)  # doctest: +SKIP
 >>> print(result.to_markdown())  # doctest: +SKIP
+
+The module is a little over 500 lines because it keeps one benchmark together: the timing
+loop, the machine it ran on (CPU, int8 instruction sets, versions) and the tables it writes.
 """
 
 from __future__ import annotations

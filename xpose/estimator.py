@@ -18,6 +18,10 @@ state, :class:`PoseStream` (from :meth:`Estimator.stream`): for MoveNet single-p
 crops each frame around the person found in the previous one, as tfjs pose-detection does.
 It lives in :mod:`xpose.stream`; :class:`PoseStream`, :func:`identify` and :class:`Binding`
 are importable from here too.
+
+The module is a little over 500 lines because it holds the estimator API as one piece: the
+object's entry points (one image, a batch, a video) and :func:`load`, which turns a name or a
+path, a backend and options into that object.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ The geometry objects (:class:`Letterbox`, :class:`CropBox`) both make a model in
 so decoders accept either (:data:`Geometry`). Their ``apply`` trusts its image: callers check
 it once, with :func:`to_rgb_uint8`, and the public :func:`letterbox` / :func:`crop_and_resize`
 check their arguments before applying.
+
+The module is a little over 500 lines because it holds every step from an image to a model
+input in one place: reading (with its pixel limit), letterboxing, crops and the
+reference-compatible resize.
 """
 
 from __future__ import annotations

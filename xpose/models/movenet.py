@@ -14,6 +14,9 @@ calls these functions.
 The module also holds the catalogue's MoveNet specs (:data:`LIGHTNING`, :data:`THUNDER`,
 :data:`MULTIPOSE`), MultiPose's options (:class:`MultiPoseOptions`) and the heads the estimator
 runs (:class:`SinglePoseHead`, :class:`MultiPoseHead`).
+
+The module is over 500 lines because it holds one model family whole, as each model module
+does: three specs, their options and heads, the pure functions they run and the crop regions.
 """
 
 from __future__ import annotations
