@@ -51,8 +51,11 @@ FP16 = Tolerance(0.05, 0.1, quantile=0.99, far=0.1, far_share=0.02)
 #: onnxruntime's own quantization of the fp32 ONNX (converters/quantize.py). On the check
 #: views (crops of several people among them) PoseNet's single-pose decoding lets a few
 #: keypoints jump from one person to another: its int8 files measure 0.05-0.06 at the 95th
-#: percentile with 4-5 % of keypoints more than 0.1 apart.
-INT8 = Tolerance(0.10, 0.6, quantile=0.95, far=0.1, far_share=0.08)
+#: percentile with 4-5 % of keypoints more than 0.1 apart. The bound on the 95th percentile is
+#: 0.15, not 0.10: with up to 8 % of keypoints allowed more than 0.1 apart, a 0.10 bound on the
+#: 95th percentile would contradict that share (Lightning's int8 TFLite file measures 0.13 with
+#: 6 % beyond 0.1). A broken int8 file, whose confident keypoints all jump, measures 0.5 or more.
+INT8 = Tolerance(0.15, 0.6, quantile=0.95, far=0.1, far_share=0.08)
 #: tf2onnx's QDQ form of an int8 TFLite file on onnxruntime (models without an onnxruntime
 #: scheme), whose fused integer kernels round differently from LiteRT's. Measured against
 #: float: 0.01-0.13 of the input at the 95th percentile.
