@@ -189,7 +189,8 @@ def check_outputs(
         names = ", ".join(shown(p) for p in existing[:3])
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
         raise OutputExistsError(
-            f"{names}{more} exist(s) already: pass {how_to_overwrite} to replace (a result "
+            f"{names}{more} already {'exists' if len(existing) == 1 else 'exist'}: pass "
+            f"{how_to_overwrite} to replace (a result "
             "file is replaced only once the run is complete), or choose another output name"
         )
 

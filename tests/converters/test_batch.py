@@ -151,7 +151,9 @@ def test_store_onnx_takes_a_batch(model, precision):
     rel = f"{model}/{model}-{precision}.onnx"
     entry = Manifest.load(default_store()).files.get(rel)
     if entry is None or "batch" not in entry:
-        pytest.skip(f"{rel} is not in the store, or was converted before the batch rewrite")
+        pytest.skip(
+            f"{rel} is not in the store, or was converted without `xpose convert --dynamic-batch`"
+        )
     spec = get_spec(model)
     h, w = spec.input_size
     rng = np.random.default_rng(1)
