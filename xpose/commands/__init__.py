@@ -41,3 +41,29 @@ def add_model_choice(
         default=None,
         help="inference threads (default: the runtime's choice)",
     )
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def camera_index(text: str) -> int:
+    """argparse type: a camera number >= 0 (negative ones crash OpenCV's capture)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a camera number >= 0 (0 is the first camera), got {text}"
+        )
+    return value

@@ -27,34 +27,11 @@ import sys
 from tqdm import tqdm
 
 from xpose import preprocess
-from xpose.commands import add_model_choice, add_store
+from xpose.commands import add_model_choice, add_store, camera_index, positive_int, unit_interval
 from xpose.engine import InputSummary, PredictJob, RunResult, run_local
 from xpose.inputs import shown
 from xpose.output import FORMATS
 from xpose.tracking import TRACKERS
-
-
-def _unit(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
-def _camera_index(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a camera number >= 0 (0 is the first camera), got {text}"
-        )
-    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,11 +56,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ".mp4 .avi .mov .mkv .webm .m4v ...)",
     )
     p.add_argument(
-        "--camera", type=_camera_index, metavar="N", help="also read live camera number N (>= 0)"
+        "--camera", type=camera_index, metavar="N", help="also read live camera number N (>= 0)"
     )
     p.add_argument(
         "--max-pixels",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="refuse images with more than N pixels, checked before decoding (default "
         f"{preprocess.DEFAULT_MAX_IMAGE_PIXELS:,}, or $XPOSE_MAX_IMAGE_PIXELS)",
@@ -118,7 +95,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     out.add_argument(
         "--threshold",
-        type=_unit,
+        type=unit_interval,
         default=0.3,
         help="keypoints scoring below this are not drawn (default 0.3)",
     )
@@ -130,17 +107,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="PoseNet: decode several people (movenet-multipose always does)",
     )
     model.add_argument(
-        "--max-poses", type=_positive, metavar="N", help="keep at most N people per image"
+        "--max-poses", type=positive_int, metavar="N", help="keep at most N people per image"
     )
     model.add_argument(
         "--min-pose-score",
-        type=_unit,
+        type=unit_interval,
         metavar="S",
         help="drop people whose pose score is below S (MultiPose default 0.2)",
     )
     model.add_argument(
         "--multipose-long-side",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="MultiPose: the input's long side, a multiple of 32 (default 256, on every "
         "backend; 384 or 512 find more people in crowds, with the fp32 ONNX file)",
@@ -171,7 +148,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     engine = p.add_argument_group("engine")
     engine.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="images per model run (default 8; ray: images per task, default 16); image files "
         "are read in threads a few batches ahead. Videos run frame by frame",
@@ -190,11 +167,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="ray: the cluster to join ('auto', 'ray://host:10001'); default a local Ray",
     )
     engine.add_argument(
-        "--actors", type=_positive, metavar="N", help="ray: actors, one model each (default 2)"
+        "--actors", type=positive_int, metavar="N", help="ray: actors, one model each (default 2)"
     )
     engine.add_argument(
         "--threads-per-actor",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="ray: runtime threads and CPUs per actor (default 1)",
     )
