@@ -6,8 +6,9 @@ thread-safe; each call uses 1 runtime thread, so both paths use 2 cores), so tha
 image's pre-processing and decoding overlap another's inference.
 
 ``test_video``: frames per second end to end with :class:`~xpose.video.FrameSource` (decoding
-thread) and :meth:`Estimator.stream` (MoveNet single-pose crop tracking), against the bound
-set by inference alone (1000 / median ``backend.run`` ms).
+thread) and :meth:`Estimator.stream` (MoveNet single-pose crop tracking), with the camera's
+motion measured (the default) and without (``camera_motion=False``), against the bound set by
+inference alone (1000 / median ``backend.run`` ms).
 
 Writes ``results/pytest_throughput.md`` and ``results/pytest_video.md``; asserts no timing.
 """
@@ -65,15 +66,19 @@ def _frames(image: np.ndarray) -> list[np.ndarray]:
     return [np.roll(image, 2 * i, axis=1) for i in range(FRAMES)]
 
 
+@pytest.mark.parametrize("camera_motion", [True, False])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("model", list_models())
-def test_video(benchmark, table, median_ms, closing, image, model, backend):
+def test_video(benchmark, table, median_ms, closing, image, model, backend, camera_motion):
     est = closing(open_estimator(model, PRECISION, backend))
     frames = _frames(image)
     benchmark.group = f"video {model}"
 
     def work() -> None:
-        with FrameSource(frames, fps=30.0) as source, est.stream() as stream:
+        with (
+            FrameSource(frames, fps=30.0) as source,
+            est.stream(camera_motion=camera_motion) as stream,
+        ):
             for _, t, frame in source:
                 stream.update(frame, t)
 
@@ -90,6 +95,14 @@ def test_video(benchmark, table, median_ms, closing, image, model, backend):
     fps = FRAMES * 1000.0 / median_ms(benchmark)
     table(
         "video",
-        ["model", "precision", "backend", "end-to-end fps", "inference-only fps", "share of bound"],
-        [model, PRECISION, backend, fps, bound, f"{100 * fps / bound:.0f}%"],
+        [
+            "model",
+            "precision",
+            "backend",
+            "camera motion",
+            "end-to-end fps",
+            "inference-only fps",
+            "share of bound",
+        ],
+        [model, PRECISION, backend, camera_motion, fps, bound, f"{100 * fps / bound:.0f}%"],
     )

@@ -2,7 +2,11 @@
 
 Usage (from the project root, with the converted store in ``$XPOSE_HOME``)::
 
-    python benchmarks/video_tracks.py [--video PATH] [--set NAME=VALUE ...] [--label L]
+    python benchmarks/video_tracks.py [--video PATH] [--set NAME=VALUE ...]
+        [--track-set NAME=VALUE ...] [--label L]
+
+``--set`` passes options to ``xpose.load``, ``--track-set`` to ``Estimator.track`` (e.g.
+``--track-set camera_motion=False``).
 
 The video (``../shared/data/openpose_media/video.avi``: 205 frames, 1280x720 at 50 fps, people
 walking, a pair dancing, a hand-held camera) has no labels, so stability is measured from the
@@ -90,9 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["movenet-multipose", "posenet"])
     parser.add_argument("--label", default="default")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="load() option")
+    parser.add_argument("--track-set", action="append", metavar="NAME=VALUE", help="track() option")
     parser.add_argument("--tracker", default="iou")
     args = parser.parse_args(argv)
     options = _options(args.set)
+    track_options = _options(args.track_set)
     rows = []
     for model in args.models:
         opts = dict(options)
@@ -100,9 +106,9 @@ def main(argv: list[str] | None = None) -> None:
             opts["multi_pose"] = True
         opts = {k: v for k, v in opts.items() if k in xpose.estimator.model_options(model)}
         with xpose.load(model, precision="fp32", threads=2, **opts) as est:
-            frames = [p for _, p in est.track(args.video, tracker=args.tracker)]
+            frames = [p for _, p in est.track(args.video, tracker=args.tracker, **track_options)]
         stats = track_stats(frames)
-        shown = ", ".join(f"{k}={v}" for k, v in opts.items()) or "defaults"
+        shown = ", ".join(f"{k}={v}" for k, v in {**opts, **track_options}.items()) or "defaults"
         rows.append(
             f"| {model} | {args.label} | {shown}, tracker={args.tracker} | "
             + " | ".join(

@@ -22,6 +22,7 @@ from xpose._closing import Closing
 from xpose.backends import TensorInfo
 from xpose.compat import UnsupportedModelError
 from xpose.estimator import Estimator
+from xpose.keypoints import Keypoint
 from xpose.models import get_spec
 
 #: The skip reason of every test that needs a converted model.
@@ -186,6 +187,22 @@ class FakeBackend(Closing):
 
     def close(self) -> None:
         self.closed = True
+
+
+def centred_torso() -> np.ndarray:
+    """``(17, 3)`` y, x, score of a single-pose MoveNet output: every keypoint at the middle
+    of the crop, but a torso around it, so a crop region closes in on it."""
+    yxs = np.zeros((17, 3), np.float32)
+    yxs[:, :2] = 0.5
+    yxs[:, 2] = 0.9
+    for k, (y, x) in {
+        Keypoint.LEFT_SHOULDER: (0.4, 0.45),
+        Keypoint.RIGHT_SHOULDER: (0.4, 0.55),
+        Keypoint.LEFT_HIP: (0.55, 0.45),
+        Keypoint.RIGHT_HIP: (0.55, 0.55),
+    }.items():
+        yxs[k, :2] = (y, x)
+    return yxs
 
 
 def single_pose_outputs(

@@ -10,9 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from tests.helpers import TFHUB_LIGHTNING, FakeBackend, single_pose_outputs, stable_tensors
+from tests.helpers import (
+    TFHUB_LIGHTNING,
+    FakeBackend,
+    centred_torso,
+    single_pose_outputs,
+    stable_tensors,
+)
 from xpose.estimator import Estimator
-from xpose.keypoints import Keypoint
 from xpose.results import Poses
 from xpose.stream import PoseStream
 
@@ -39,17 +44,7 @@ class _Tracker(_Recorder):
 
 
 def test_stream_hooks_and_crop_state() -> None:
-    yxs = np.zeros((17, 3), np.float32)
-    yxs[:, :2] = 0.5
-    yxs[:, 2] = 0.9
-    # A torso around the middle of the crop: the next crop closes in on it.
-    for k, (y, x) in {
-        Keypoint.LEFT_SHOULDER: (0.4, 0.45),
-        Keypoint.RIGHT_SHOULDER: (0.4, 0.55),
-        Keypoint.LEFT_HIP: (0.55, 0.45),
-        Keypoint.RIGHT_HIP: (0.55, 0.55),
-    }.items():
-        yxs[k, :2] = (y, x)
+    yxs = centred_torso()  # the next crop closes in on its torso
     backend = FakeBackend(*TFHUB_LIGHTNING, outputs_fn=single_pose_outputs(yxs))
     est = Estimator(backend)
     smoother, tracker = _Smoother(), _Tracker()

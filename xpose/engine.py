@@ -68,7 +68,7 @@ class PredictJob:
         device: where the backend runs (``None``: the CPU).
         batch_size: images per model run (``None``: the engine's default, 8 locally, 16 per
             Ray task).
-        tracker, smooth: video mode.
+        tracker, smooth, camera_motion: video mode.
         progress: show progress bars.
         address, actors, threads_per_actor, chunk_frames, ship_model: the Ray engine's.
     """
@@ -94,6 +94,7 @@ class PredictJob:
     batch_size: int | None = None
     tracker: str | None = None
     smooth: bool = True
+    camera_motion: bool = True
     progress: bool = False
     address: str | None = None
     actors: int | None = None
@@ -449,7 +450,12 @@ def _run_stream(run: _Run, item: Input) -> None:
     except (OSError, ValueError) as err:
         run.problem(f"skipped {shown(item.name)}: {shown(str(err))}")
         return
-    frames = run.est.track_frames(reader, smooth=run.job.smooth, tracker=run.job.tracker or "auto")
+    frames = run.est.track_frames(
+        reader,
+        smooth=run.job.smooth,
+        tracker=run.job.tracker or "auto",
+        camera_motion=run.job.camera_motion,
+    )
     draw_target = run.overlays.path(item)
     video = None if draw_target is None else VideoWriter(draw_target, fps=reader.fps)
     count = people = 0

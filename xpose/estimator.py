@@ -264,6 +264,7 @@ class Estimator(Closing):
         fps: float = 30.0,
         crop_smoothing: float = CROP_SMOOTHING,
         first_crop: str = "centre",
+        camera_motion: bool = True,
     ) -> PoseStream:
         """Start video mode: a :class:`PoseStream` that keeps state from frame to frame."""
         return PoseStream(
@@ -273,6 +274,7 @@ class Estimator(Closing):
             fps=fps,
             crop_smoothing=crop_smoothing,
             first_crop=first_crop,
+            camera_motion=camera_motion,
         )
 
     @property
@@ -291,6 +293,7 @@ class Estimator(Closing):
         max_age: int = 30,
         crop_smoothing: float = CROP_SMOOTHING,
         first_crop: str = "centre",
+        camera_motion: bool = True,
     ) -> Iterator[tuple[int, Poses]]:
         """Follow people through a video: yields ``(frame_index, poses)`` for every frame, in order.
 
@@ -319,6 +322,9 @@ class Estimator(Closing):
             max_age: frames a lost person keeps their track id (named trackers only).
             crop_smoothing, first_crop: crop tracking of single-pose MoveNet
                 (:class:`PoseStream`).
+            camera_motion: measure the camera's motion between frames and move the crop
+                region, tracks and smoother state with it; a scene cut starts afresh
+                (:mod:`xpose.motion`, :class:`PoseStream`).
 
         Yields:
             ``(frame_index, poses)``, ``frame_index`` counting from 0; ``poses.track_ids``
@@ -338,6 +344,7 @@ class Estimator(Closing):
             max_age=max_age,
             crop_smoothing=crop_smoothing,
             first_crop=first_crop,
+            camera_motion=camera_motion,
         )
         return drop_frames(frames)
 
@@ -352,6 +359,7 @@ class Estimator(Closing):
         max_age: int = 30,
         crop_smoothing: float = CROP_SMOOTHING,
         first_crop: str = "centre",
+        camera_motion: bool = True,
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8], Poses]]:
         """:meth:`track`, also giving each frame: yields ``(index, timestamp, frame, poses)``.
 
@@ -381,6 +389,7 @@ class Estimator(Closing):
             fps=reader.fps,
             crop_smoothing=crop_smoothing,
             first_crop=first_crop,
+            camera_motion=camera_motion,
         )
         return follow(reader, stream)
 

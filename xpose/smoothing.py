@@ -109,6 +109,28 @@ class OneEuroFilter:
         self._dx = None
         self._dt = _FALLBACK_DT
 
+    def transform(self, linear: npt.ArrayLike, offset: npt.ArrayLike) -> None:
+        """Move the state with the picture: ``xy -> linear @ xy + offset``.
+
+        The state is read as ``(x, y)`` pairs (the sample's size must be even): the last
+        filtered and raw samples move as points, the speed as a vector (``linear`` only).
+        Used when the camera moves between two samples (:meth:`PoseSmoother.warp`), so that
+        the filter neither lags behind the shift nor lets it through as speed. Nothing to do
+        before the first sample.
+        """
+        if self._x is None or self._raw is None or self._dx is None:
+            return
+        if self._x.size % 2:
+            raise ValueError(
+                f"OneEuroFilter.transform: the state must be (x, y) pairs, got {self._x.size} values"
+            )
+        a = np.asarray(linear, np.float64).reshape(2, 2)
+        b = np.asarray(offset, np.float64).reshape(2)
+        shape = self._x.shape
+        self._x = (self._x.reshape(-1, 2) @ a.T + b).reshape(shape)
+        self._raw = (self._raw.reshape(-1, 2) @ a.T + b).reshape(shape)
+        self._dx = (self._dx.reshape(-1, 2) @ a.T).reshape(shape)
+
     def __call__(self, x: npt.ArrayLike, t: float) -> np.ndarray:
         """Filter one sample.
 
@@ -220,6 +242,25 @@ class PoseSmoother:
         if not (h > 0 and w > 0):
             raise ValueError(f"image_hw must be a positive (height, width), got {image_hw}")
         return np.array([w, h])
+
+    def warp(self, matrix: npt.ArrayLike, image_hw: tuple[int, int] | None = None) -> None:
+        """Move every track's state with the picture, before the next frame is smoothed.
+
+        Args:
+            matrix: ``(2, 3)`` affine map from the previous frame's pixels to the next
+                frame's (:attr:`xpose.motion.FrameMotion.matrix`).
+            image_hw: ``(height, width)`` of the frames; needed with ``units="image"``.
+        """
+        m = np.asarray(matrix, np.float64)
+        if m.shape != (2, 3) or not np.isfinite(m).all():
+            raise ValueError(f"warp: expected a finite (2, 3) affine matrix, got {m.shape}")
+        scale = self._scale(image_hw)
+        # the same map in the filters' units: u = xy / scale
+        linear = m[:, :2] * scale[None, :] / scale[:, None]
+        offset = m[:, 2] / scale
+        for filters in self._filters.values():
+            for one in filters:
+                one.transform(linear, offset)
 
     def __call__(self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None) -> Poses:
         """Smooth one frame's poses.

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from xpose._closing import Closing
 from xpose.models import movenet
 from xpose.models.movenet import CropRegion
+from xpose.motion import CameraMotion, FrameMotion
 from xpose.preprocess import to_rgb_uint8
 from xpose.results import Poses
 from xpose.tracking import Tracker
@@ -29,7 +30,12 @@ __all__ = ["FIRST_CROPS", "PoseStream", "Smoother", "Tracker", "drop_frames", "f
 
 
 class Smoother(Protocol):
-    """Smooths poses over time (e.g. :class:`xpose.smoothing.PoseSmoother`)."""
+    """Smooths poses over time (e.g. :class:`xpose.smoothing.PoseSmoother`).
+
+    A smoother may also offer ``warp(matrix, image_hw)`` (and a tracker ``warp(matrix)``):
+    :class:`PoseStream` calls it with the camera's motion before each frame, so the state
+    moves with the picture (:mod:`xpose.motion`). Without it the state stays where it is.
+    """
 
     def __call__(
         self, poses: Poses, t: float, image_hw: tuple[int, int] | None = None
@@ -43,7 +49,13 @@ FIRST_CROPS = ("pad", "centre")
 class PoseStream(Closing):
     """Video mode of an :class:`Estimator`: state carried from one frame to the next.
 
-    For MoveNet single-pose models (Lightning, Thunder), each frame:
+    First, with ``camera_motion`` on, the camera's motion since the previous frame is measured
+    from the background (:class:`~xpose.motion.CameraMotion`, the previous frame's people
+    masked out) and everything carried from that frame (crop region, tracks, smoother state)
+    is moved with the picture; at a scene cut the crop region and the smoother's state are
+    dropped.
+
+    For MoveNet single-pose models (Lightning, Thunder), each frame then:
 
     1. is cropped to the current crop region and run through the model;
     2. if the pose scores below the model's ``min_pose_score``, no pose is returned and
@@ -74,6 +86,8 @@ class PoseStream(Closing):
         crop_smoothing: weight of the newest crop region, in (0, 1]; 1.0 turns the crop
             filter off.
         first_crop: ``"pad"`` or ``"centre"`` (see above).
+        camera_motion: follow the camera's motion between frames (see above); ``False``
+            treats every frame as taken from where the previous one was.
     """
 
     def __init__(
@@ -85,6 +99,7 @@ class PoseStream(Closing):
         fps: float = 30.0,
         crop_smoothing: float = movenet.CROP_SMOOTHING,
         first_crop: str = "centre",
+        camera_motion: bool = True,
     ) -> None:
         if not float(fps) > 0.0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -98,9 +113,12 @@ class PoseStream(Closing):
         self.fps = float(fps)
         self.crop_smoothing = float(crop_smoothing)
         self.first_crop = first_crop
+        self.camera_motion = bool(camera_motion)
+        self._motion = CameraMotion() if camera_motion else None
         self._lock = threading.Lock()
         self._crop: CropRegion | None = None
         self._frame_hw: tuple[int, int] | None = None
+        self._people: npt.NDArray[np.float32] | None = None  # last frame's boxes, pixels
         self._frames = 0
 
     @property
@@ -132,6 +150,8 @@ class PoseStream(Closing):
         hw = (int(image.shape[0]), int(image.shape[1]))
         with self._lock:
             t = self._frames / self.fps if timestamp is None else float(timestamp)
+            if self._motion is not None:
+                self._follow_camera(self._motion.update(image, ignore=self._people), hw)
             if self.crop_tracking:
                 poses = self._update_crop(image, hw, t)
             else:
@@ -139,7 +159,30 @@ class PoseStream(Closing):
                     self.estimator.infer(*self.estimator.head.prepare(image)), hw, t
                 )
             self._frames += 1
+            self._people = poses.boxes if len(poses) else None
             return poses
+
+    def _follow_camera(self, motion: FrameMotion, hw: tuple[int, int]) -> None:
+        """Move the state carried from the previous frame with the picture; at a scene cut,
+        drop the crop region and the smoother's state (a tracker keeps its tracks: its own
+        matching tells a new scene from an old one, and a wrongly seen cut costs no ids)."""
+        if motion.scene_cut:
+            self._crop = None
+            reset = getattr(self.smoother, "reset", None)
+            if callable(reset):
+                reset()
+            return
+        if motion.matrix is None:  # unknown (also the first frame of a new size)
+            return
+        if self._crop is not None:
+            self._crop = movenet.warp_crop_region(self._crop, motion.matrix, *hw)
+        # trackers and smoothers without a ``warp`` method keep their state as it is
+        warp_tracks = getattr(self.tracker, "warp", None)
+        if callable(warp_tracks):
+            warp_tracks(motion.matrix)
+        warp_smoother = getattr(self.smoother, "warp", None)
+        if callable(warp_smoother):
+            warp_smoother(motion.matrix, hw)
 
     def _follow(self, poses: Poses, hw: tuple[int, int], t: float) -> Poses:
         """Track, then smooth, one frame's poses."""
@@ -181,7 +224,10 @@ class PoseStream(Closing):
         with self._lock:
             self._reset_state()
             self._frame_hw = None
+            self._people = None
             self._frames = 0
+            if self._motion is not None:
+                self._motion.reset()
 
     def close(self) -> None:
         """What leaving the stream's ``with`` block does: :meth:`reset` (the estimator stays open)."""

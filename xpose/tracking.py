@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from xpose.motion import transform_points
 from xpose.results import Poses
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,22 @@ class _GreedyTracker:
         """``(T, N)`` similarity of predicted tracks (boxes ``(T, 4)``, keypoints
         ``(T, 17, 2)``, in ``self._tracks`` order) to the frame's N poses."""
         raise NotImplementedError
+
+    def warp(self, matrix: npt.ArrayLike) -> None:
+        """Move every track with the picture when the camera moved since the last frame.
+
+        Args:
+            matrix: ``(2, 3)`` affine map from the previous frame's pixels to the next
+                frame's (:attr:`xpose.motion.FrameMotion.matrix`); boxes move by their
+                corners, speeds by the linear part.
+        """
+        m = np.asarray(matrix, np.float64)
+        if m.shape != (2, 3) or not np.isfinite(m).all():
+            raise ValueError(f"warp: expected a finite (2, 3) affine matrix, got {m.shape}")
+        for track in self._tracks:
+            track.box = transform_points(m, track.box.reshape(2, 2)).reshape(4)
+            track.keypoints = transform_points(m, track.keypoints)
+            track.velocity = m[:, :2] @ track.velocity
 
     def update(self, poses: Poses) -> Poses:
         """Assign track ids to one frame's poses.

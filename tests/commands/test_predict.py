@@ -548,3 +548,24 @@ def test_a_folder_runs_in_batches_of_batch_size(
     assert main(args) == 0
     assert sizes == [2, 2, 1]
     assert [Path(r["source"]).name for r in read_jsonl(out)] == [f"im{i}.png" for i in range(5)]
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], True), (["--no-camera-motion"], False)])
+def test_camera_motion_flag_reaches_the_stream(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_model: None,
+    flag: list[str],
+    expected: bool,
+) -> None:
+    clip = _moving_clip(tmp_path, 3)
+    seen: list[bool] = []
+    real_init = PoseStream.__init__
+
+    def init(self: PoseStream, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        seen.append(self.camera_motion)
+
+    monkeypatch.setattr(PoseStream, "__init__", init)
+    assert main(["predict", str(clip), "-q", *flag]) == 0
+    assert seen == [expected]

@@ -145,6 +145,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not smooth keypoints over time in videos (images are never smoothed)",
     )
+    model.add_argument(
+        "--no-camera-motion",
+        action="store_true",
+        help="in videos, do not measure the camera's motion between frames to move the crop, "
+        "tracks and smoothing with the picture (a still camera gains nothing from it)",
+    )
     engine = p.add_argument_group("engine")
     engine.add_argument(
         "--batch-size",
@@ -216,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs and args.camera is None:
         raise ValueError("nothing to read: give image, folder or video INPUTs, or --camera N")
     job = PredictJob.from_namespace(
-        args, smooth=not args.no_smooth, progress=not args.quiet and sys.stderr.isatty()
+        args,
+        smooth=not args.no_smooth,
+        camera_motion=not args.no_camera_motion,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
     printer = _Printer(summaries=args.out is None and not args.quiet)
     if args.engine == "ray":

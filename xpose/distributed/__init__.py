@@ -93,6 +93,7 @@ def predict_dataset(
     chunk_frames: int | None = DEFAULT_CHUNK_FRAMES,
     smooth: bool = True,
     tracker: str | None = "auto",
+    camera_motion: bool = True,
     pose_filter: Callable[[Poses], Poses] | None = None,
     ship_model: bool = False,
     max_restarts: int | None = None,
@@ -117,7 +118,7 @@ def predict_dataset(
             (:meth:`xpose.Estimator.predict_batch`).
         chunk_frames: frames per video task; ``None``: one task per video. Video mode
             restarts at each chunk's first frame (see the module docs).
-        smooth, tracker: video mode, as :meth:`xpose.Estimator.track`.
+        smooth, tracker, camera_motion: video mode, as :meth:`xpose.Estimator.track`.
         pose_filter: applied to every image's poses (e.g. ``functools.partial(Poses.select,
             max_poses=3)``); must be picklable.
         ship_model: send the model file through the object store instead of reading it from
@@ -164,6 +165,7 @@ def predict_dataset(
             "threads": threads_per_actor,
             "smooth": smooth,
             "tracker": tracker,
+            "camera_motion": camera_motion,
             "pose_filter": pose_filter,
             "batch_size": batch_size,
         },
@@ -256,6 +258,7 @@ def run_job(job: PredictJob, report: Reporter) -> RunResult:
             chunk_frames=chunk,
             smooth=job.smooth,
             tracker=job.tracker or "auto",
+            camera_motion=job.camera_motion,
             pose_filter=pose_filter,
             ship_model=job.ship_model,
             batch_size=job.batch_size or DEFAULT_BATCH_SIZE,

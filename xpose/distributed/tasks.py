@@ -186,7 +186,7 @@ class PoseActor:
     Args:
         source: how to load the model.
         threads: runtime threads per actor.
-        smooth, tracker, smoother_options, max_age: video mode, as
+        smooth, tracker, smoother_options, max_age, camera_motion: video mode, as
             :meth:`xpose.Estimator.track`.
         pose_filter: applied to every frame's poses (e.g. a partial of :meth:`Poses.select`).
         batch_size: images per model run (:meth:`xpose.Estimator.predict_batch`); image
@@ -201,6 +201,7 @@ class PoseActor:
         tracker: str | None = "auto",
         smoother_options: Mapping[str, float] | None = None,
         max_age: int = 30,
+        camera_motion: bool = True,
         pose_filter: Callable[[Poses], Poses] | None = None,
         batch_size: int = 8,
     ) -> None:
@@ -211,6 +212,7 @@ class PoseActor:
         self.tracker = tracker
         self.smoother_options = dict(smoother_options or {})
         self.max_age = max_age
+        self.camera_motion = camera_motion
         self.pose_filter = pose_filter
 
     def __del__(self) -> None:
@@ -290,6 +292,7 @@ class PoseActor:
                 tracker=self.tracker,
                 smoother_options=self.smoother_options,
                 max_age=self.max_age,
+                camera_motion=self.camera_motion,
             )
             with contextlib.closing(frames):
                 for index, t, frame, poses in frames:

@@ -399,6 +399,30 @@ def blend_crop_regions(
     return CropRegion(ymin, xmin, ymax, xmax)
 
 
+def warp_crop_region(
+    crop: CropRegion, matrix: npt.ArrayLike, image_h: int, image_w: int
+) -> CropRegion:
+    """Move a crop region with the picture when the camera moves between two frames.
+
+    The region's centre follows the ``(2, 3)`` affine ``matrix`` (previous frame's pixels to
+    the next frame's, :attr:`xpose.motion.FrameMotion.matrix`) and its sides scale by the
+    matrix's zoom, so a square stays a square.
+    """
+    m = np.asarray(matrix, np.float64)
+    zoom = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
+    cx = (crop.xmin + crop.xmax) / 2.0 * image_w
+    cy = (crop.ymin + crop.ymax) / 2.0 * image_h
+    nx, ny = m[:, :2] @ np.array([cx, cy]) + m[:, 2]
+    half_w = crop.width * image_w * zoom / 2.0
+    half_h = crop.height * image_h * zoom / 2.0
+    return CropRegion(
+        float((ny - half_h) / image_h),
+        float((nx - half_w) / image_w),
+        float((ny + half_h) / image_h),
+        float((nx + half_w) / image_w),
+    )
+
+
 def prepare_in_crop(
     image: Any, spec: ModelSpec, crop: CropRegion, resize: str = "area"
 ) -> tuple[dict[str, np.ndarray], CropBox]:
