@@ -11,8 +11,8 @@ import pytest
 from xpose.preprocess import (
     CropBox,
     Letterbox,
-    crop_and_resize,
     _shrink,
+    crop_and_resize,
     crop_and_resize_reference,
     interpolation,
     letterbox,
