@@ -11,6 +11,7 @@ import pytest
 from xpose.preprocess import (
     CropBox,
     Letterbox,
+    _shrink,
     crop_and_resize,
     crop_and_resize_reference,
     interpolation,
@@ -244,14 +245,97 @@ def test_letterbox_refuses_a_buffer_of_the_wrong_shape() -> None:
         letterbox(image, (32, 32), out=np.zeros((32, 32, 3), np.int32))
 
 
-def test_letterbox_shrinks_by_area_and_enlarges_bilinearly() -> None:
-    # a 1-pixel checkerboard shrunk 4x: averaging areas gives flat grey, bilinear would alias
-    board = (np.indices((400, 400)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    board = np.repeat(board[..., None], 3, axis=2)
-    small, _ = letterbox(board, (100, 100))
-    assert np.abs(small.astype(int) - 127).max() <= 1
+def _checkerboard(hw: tuple[int, int]) -> np.ndarray:
+    board = (np.indices(hw).sum(axis=0) % 2 * 255).astype(np.uint8)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize("side", [100, 120, 53])  # scales 0.25, 0.3 and 0.1325
+def test_letterbox_shrinks_by_area_and_enlarges_bilinearly(side: int) -> None:
+    # a 1-pixel checkerboard shrunk: averaging areas gives flat grey, bilinear would alias
+    small, lb = letterbox(_checkerboard((400, 400)), (side, side))
+    assert lb.scale < 0.5
+    assert np.abs(small.astype(int) - 127.5).max() <= 1
     assert interpolation(0.25) == cv2.INTER_AREA
     assert interpolation(0.6) == interpolation(2.0) == cv2.INTER_LINEAR
+
+
+def test_crop_shrinks_by_area() -> None:
+    out, _ = crop_and_resize(_checkerboard((479, 641)), (0.1, 0.2, 0.9, 0.7), (90, 110))
+    assert np.abs(out.astype(int) - 127.5).max() <= 1
+
+
+@pytest.mark.parametrize("hw", [(8, 12), (9, 13), (7, 4), (1, 5)])
+def test_halving_averages_exact_2x2_blocks(hw: tuple[int, int]) -> None:
+    image = np.random.default_rng(5).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    small, sx, sy = _shrink(image, 0.3, 0.3)
+    h, w = hw
+    fy, fx = (2 if h >= 2 else 1), 2
+    assert (sx, sy) == (0.3 * fx, 0.3 * fy)
+    blocks = image[: h - h % fy, : w - w % fx].astype(np.float64)
+    blocks = blocks.reshape(h // fy, fy, w // fx, fx, 3).mean(axis=(1, 3))
+    assert small.shape == blocks.shape
+    assert np.abs(small - blocks).max() <= 0.5 + 1e-9  # OpenCV rounds the exact mean
+    assert _shrink(image, 0.5, 0.7)[0] is image  # nothing to halve at 0.5 and above
+
+
+def _gaussian_image(hw: tuple[int, int], centre: tuple[float, float], sigma: float) -> np.ndarray:
+    """A bright Gaussian blob centred at ``centre`` (x, y, continuous pixel coordinates)."""
+    ys, xs = np.mgrid[: hw[0], : hw[1]] + 0.5
+    blob = np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (2 * sigma**2))
+    return np.repeat(np.round(255 * blob).astype(np.uint8)[..., None], 3, axis=2)
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "target_hw"),
+    [
+        ((480, 640), (192, 192)),  # 0.3: one halving
+        ((481, 641), (192, 192)),  # odd sizes: a row and a column cropped before halving
+        ((640, 480), (256, 256)),  # 0.4
+        ((1001, 799), (192, 192)),  # 0.19: two halvings
+        ((2003, 1500), (256, 256)),  # 0.128: three halvings
+        ((300, 400), (385, 385)),  # enlarging: bilinear only
+    ],
+)
+def test_letterbox_keeps_a_blob_where_to_image_says(
+    image_hw: tuple[int, int], target_hw: tuple[int, int]
+) -> None:
+    h, w = image_hw
+    sigma = 4.0 * max(h / target_hw[0], w / target_hw[1])  # 4 model pixels
+    for centre in [(w * 0.37 + 0.3, h * 0.61 + 0.7), (w * 0.7 + 0.5, h * 0.3)]:
+        out, lb = letterbox(_gaussian_image(image_hw, centre, sigma), target_hw)
+        np.testing.assert_allclose(lb.to_image(_centroid(out)), centre, atol=0.06 / lb.scale)
+
+
+@pytest.mark.parametrize(
+    ("image_hw", "box", "target_hw"),
+    [
+        ((480, 640), (0.1, 0.2, 0.9, 0.7), (192, 192)),  # sx 0.6, sy 0.5
+        ((481, 641), (-0.2, 0.13, 0.85, 0.9), (192, 192)),  # odd, outside in y, sx 0.39
+        ((1001, 1999), (0.05, 0.1, 0.95, 0.6), (64, 64)),  # sx 0.064, sy 0.071
+        ((720, 1280), (0.3, 0.4, 0.5, 0.55), (256, 256)),  # enlarging
+    ],
+)
+def test_crop_keeps_a_blob_where_to_image_says(
+    image_hw: tuple[int, int], box: tuple[float, float, float, float], target_hw: tuple[int, int]
+) -> None:
+    h, w = image_hw
+    ymin, xmin, ymax, xmax = box
+    centre = (w * (0.55 * xmin + 0.45 * xmax) + 0.3, h * (0.4 * ymin + 0.6 * ymax) + 0.2)
+    sigma = 4.0 * max((ymax - ymin) * h / target_hw[0], (xmax - xmin) * w / target_hw[1])
+    out, crop = crop_and_resize(_gaussian_image(image_hw, centre, sigma), box, target_hw)
+    tol = 0.06 * max((xmax - xmin) * w / target_hw[1], (ymax - ymin) * h / target_hw[0])
+    np.testing.assert_allclose(crop.to_image(_centroid(out)), centre, atol=tol)
+
+
+@pytest.mark.parametrize("hw", [(481, 641), (480, 640), (1001, 799)])
+def test_shrinking_odd_sizes_leaves_no_seam(hw: tuple[int, int]) -> None:
+    image = np.full((*hw, 3), 200, np.uint8)
+    out, lb = letterbox(image, (192, 192))
+    y0, x0, ph, pw = lb.placement()
+    assert (out[y0 : y0 + ph, x0 : x0 + pw] == 200).all()
+    inside, _ = crop_and_resize(image, (0.0, 0.0, 1.0, 1.0), (100, 90))
+    assert (inside == 200).all()
 
 
 # --- the reference-compatible crop (plain bilinear, truncated) ------------------------------

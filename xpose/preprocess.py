@@ -198,6 +198,99 @@ def _check_size(target_hw: tuple[int, int], what: str) -> tuple[int, int]:
     return th, tw
 
 
+#: Below this scale, a bilinear resize would skip source pixels: average areas instead.
+AREA_BELOW_SCALE = 0.5
+
+
+def interpolation(scale: float) -> int:
+    """The OpenCV interpolation for one ``cv2.resize`` by ``scale``.
+
+    ``INTER_AREA`` (each output pixel averages the source pixels it covers) when shrinking
+    below :data:`AREA_BELOW_SCALE`; ``INTER_LINEAR`` otherwise, where bilinear weights already
+    reach every source pixel and OpenCV's bilinear path is several times faster. xpose's own
+    resizes (:func:`_shrink`) halve by area instead, then finish bilinearly.
+    """
+    return cv2.INTER_AREA if scale < AREA_BELOW_SCALE else cv2.INTER_LINEAR
+
+
+def _halvings(scale: float) -> int:
+    """How many times :func:`_shrink` halves an axis scaled by ``scale``."""
+    count = 0
+    while scale < AREA_BELOW_SCALE:
+        scale *= 2.0
+        count += 1
+    return count
+
+
+def _shrink(
+    image: npt.NDArray[np.uint8], sx: float, sy: float
+) -> tuple[npt.NDArray[np.uint8], float, float]:
+    """Halve ``image`` by area averaging until the scales left are :data:`AREA_BELOW_SCALE`
+    or more; returns the smaller image and the scales left (``sx * 2**k``, ``sy * 2**k``).
+
+    Each step crops an odd last row or column, then averages 2x2 (or 2x1) blocks with
+    ``INTER_AREA`` at exactly 2x, OpenCV's integer fast path (a resize at a non-integer area
+    scale reads every source pixel in scalar code, about ten times slower). Continuous pixel
+    coordinates just halve (OpenCV's pixel centre ``x`` of the halved image is the source's
+    ``(x + 0.5) * 2 - 0.5``), so ``model = image * s + t`` stays ``model = small * s' + t``
+    with the same ``t``. Every source pixel is still averaged in: the bilinear step that
+    finishes the resize, at a scale of 0.5 or more, leaves none out.
+    """
+    while True:
+        h, w = image.shape[:2]
+        fx = 2 if sx < AREA_BELOW_SCALE and w >= 2 else 1
+        fy = 2 if sy < AREA_BELOW_SCALE and h >= 2 else 1
+        if fx == fy == 1:
+            return image, sx, sy
+        # exactly fx, fy times smaller: OpenCV's integer-area path
+        image = cv2.resize(
+            image[: h - h % fy, : w - w % fx], (w // fx, h // fy), interpolation=cv2.INTER_AREA
+        )
+        sx, sy = sx * fx, sy * fy
+
+
+def _affine(sx: float, sy: float, tx: float, ty: float) -> npt.NDArray[np.float64]:
+    """``warpAffine``'s matrix for ``out = (x * sx + tx, y * sy + ty)`` in continuous pixel
+    coordinates: OpenCV samples at pixel centres, and centre ``c`` maps to
+    ``(c + 0.5) * s + t - 0.5``."""
+    return np.array(
+        [[sx, 0.0, tx + 0.5 * sx - 0.5], [0.0, sy, ty + 0.5 * sy - 0.5]], dtype=np.float64
+    )
+
+
+def _scale_into(image: npt.NDArray[np.uint8], scale: float, view: npt.NDArray[np.uint8]) -> None:
+    """Write ``image`` scaled by ``scale`` (``view = image * scale``, continuous pixel
+    coordinates) into ``view``, an ``(h, w, C)`` slice of the model input with
+    ``(h, w) = round(image size * scale)``: halvings (:func:`_shrink`) then one bilinear
+    resize, by exactly the scale left (past the image's last pixel centre, its edge repeats)."""
+    h, w = view.shape[:2]
+    if (h, w) == image.shape[:2]:
+        view[...] = image.reshape(view.shape)
+        return
+    src, sx, sy = _shrink(image, scale, scale)
+    # dsize (0, 0) with fx = fy: OpenCV maps pixels by exactly the scale left
+    resized = cv2.resize(src, (0, 0), dst=view, fx=sx, fy=sy, interpolation=cv2.INTER_LINEAR)
+    if resized.shape[:2] != (h, w):  # OpenCV rounded the size otherwise: warp by the scale
+        resized = cv2.warpAffine(
+            src,
+            _affine(sx, sy, 0.0, 0.0),
+            (w, h),
+            dst=view,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+    if not np.shares_memory(resized, view):
+        view[...] = resized.reshape(view.shape)
+
+
+def _inside(scale: float, shift: float, size: int, span: int) -> tuple[int, int]:
+    """The output pixels ``[lo, hi)`` along one axis whose centres fall on the image, for
+    ``out = x * scale + shift``: ``0 <= (c + 0.5 - shift) / scale < size``."""
+    lo = math.ceil(shift - 0.5)
+    hi = math.ceil(shift + size * scale - 0.5)
+    return min(max(lo, 0), span), min(max(hi, 0), span)
+
+
 def _resample(
     image: npt.NDArray[np.uint8],
     sx: float,
@@ -208,45 +301,42 @@ def _resample(
 ) -> npt.NDArray[np.uint8]:
     """Resample so that ``out = (x * sx + tx, y * sy + ty)`` in continuous pixel coordinates.
 
-    Areas of the output outside the image are 0. Large reductions first go through
-    ``INTER_AREA`` (anti-aliased); the rest is bilinear.
+    Output pixels whose centres fall outside the image are 0. Only the part of the image the
+    output reaches is read: it is halved by area (:func:`_shrink`, anti-aliased; cut at even
+    offsets, so the halvings average the same pixel pairs wherever the box is), then warped
+    bilinearly, the image's edge repeated up to its border (as :class:`Letterbox` does).
     """
     h, w = image.shape[:2]
-    src = image
-    if sx < 1.0 and sy < 1.0:
-        w1, h1 = max(1, round(w * sx)), max(1, round(h * sy))
-        if (w1, h1) != (w, h):
-            src = cv2.resize(image, (w1, h1), interpolation=cv2.INTER_AREA)
-            sx, sy = sx * w / w1, sy * h / h1
-    # OpenCV samples at pixel centres: centre c maps to (c + 0.5) * s + t - 0.5.
-    matrix = np.array(
-        [[sx, 0.0, tx + 0.5 * sx - 0.5], [0.0, sy, ty + 0.5 * sy - 0.5]], dtype=np.float64
-    )
-    out = cv2.warpAffine(
+    oh, ow = out_hw
+    cuts, inside = [], []
+    for scale, shift, size, span in ((sx, tx, w, ow), (sy, ty, h, oh)):
+        step = 1 << _halvings(scale)
+        margin = 2 * step + 2  # bilinear taps reach one halved pixel past the output's edge
+        lo = math.floor(-shift / scale) - margin
+        hi = math.ceil((span - shift) / scale) + margin
+        lo = max(0, lo - lo % step)
+        cuts.append((lo, min(size, max(lo, hi))))
+        inside.append(_inside(scale, shift, size, span))
+    (x0, x1), (y0, y1) = cuts
+    (ox0, ox1), (oy0, oy1) = inside
+    out = np.zeros((oh, ow, *image.shape[2:]), np.uint8)
+    if x1 <= x0 or y1 <= y0 or ox1 <= ox0 or oy1 <= oy0:  # the box misses the image
+        return out
+    src, sx2, sy2 = _shrink(image[y0:y1, x0:x1], sx, sy)
+    # warp only the output pixels on the image: the rest stays 0
+    tx2, ty2 = tx + x0 * sx - ox0, ty + y0 * sy - oy0
+    view = out[oy0:oy1, ox0:ox1]
+    warped = cv2.warpAffine(
         src,
-        matrix,
-        (out_hw[1], out_hw[0]),
+        _affine(sx2, sy2, tx2, ty2),
+        (ox1 - ox0, oy1 - oy0),
+        dst=view,
         flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
+        borderMode=cv2.BORDER_REPLICATE,
     )
-    if out.ndim == 2 and image.ndim == 3:
-        out = out[:, :, None]
+    if not np.shares_memory(warped, view):
+        view[...] = warped.reshape(view.shape)
     return out
-
-
-#: Below this scale, a bilinear resize would skip source pixels: average areas instead.
-AREA_BELOW_SCALE = 0.5
-
-
-def interpolation(scale: float) -> int:
-    """The OpenCV interpolation for resizing by ``scale``.
-
-    ``INTER_AREA`` (each output pixel averages the source pixels it covers) when shrinking
-    below :data:`AREA_BELOW_SCALE`; ``INTER_LINEAR`` otherwise, where bilinear weights already
-    reach every source pixel and OpenCV's bilinear path is several times faster.
-    """
-    return cv2.INTER_AREA if scale < AREA_BELOW_SCALE else cv2.INTER_LINEAR
 
 
 @dataclass(frozen=True)
@@ -275,7 +365,7 @@ class Letterbox:
             raise ValueError(f"image must have a positive size, got {ih}x{iw}")
         scale = min(th / ih, tw / iw)
         nh, nw = round(ih * scale), round(iw * scale)
-        # whole-pixel padding, so that one resize writes the image straight into place
+        # whole-pixel padding, so that the resize writes the image straight into place
         return cls(scale, float((tw - nw) // 2), float((th - nh) // 2), th, tw, ih, iw)
 
     def placement(self) -> tuple[int, int, int, int]:
@@ -290,8 +380,10 @@ class Letterbox:
         """Scale and pad ``image`` ``(image_height, image_width, C)`` uint8 (unchecked) into the
         ``(height, width, C)`` model input; the padding is 0.
 
-        One ``cv2.resize`` (:func:`interpolation`) writes the scaled image straight into its
-        place in the output; OpenCV resizes by exactly ``scale``, so :meth:`to_image` undoes it.
+        The scaled image is written straight into its place in the output: below a scale of
+        0.5 it is first halved by area averaging at exactly 2x (anti-aliased, OpenCV's fast
+        integer path), then one bilinear ``cv2.resize`` by exactly the scale left
+        (:func:`_scale_into`), so :meth:`to_image` undoes it.
 
         Args:
             image: the image the letterbox was fitted to.
@@ -313,19 +405,7 @@ class Letterbox:
             out[y0 + h :] = 0
             out[y0 : y0 + h, :x0] = 0
             out[y0 : y0 + h, x0 + w :] = 0
-        view = out[y0 : y0 + h, x0 : x0 + w]
-        if (h, w) == image.shape[:2]:
-            view[...] = image
-            return out
-        method = interpolation(self.scale)
-        # dsize (0, 0) with fx = fy = scale: OpenCV maps pixels by exactly self.scale
-        resized = cv2.resize(
-            image, (0, 0), dst=view, fx=self.scale, fy=self.scale, interpolation=method
-        )
-        if resized.shape[:2] != (h, w):  # OpenCV rounded the size otherwise: fit the place
-            resized = cv2.resize(image, (w, h), dst=view, interpolation=method)
-        if not np.shares_memory(resized, view):
-            view[...] = resized.reshape(view.shape)
+        _scale_into(image, self.scale, out[y0 : y0 + h, x0 : x0 + w])
         return out
 
     def to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -354,7 +434,7 @@ def letterbox(
 
     The image is never stretched: the geometry is exactly :meth:`Letterbox.fit`, i.e. model
     pixel ``= image pixel * scale + (pad_x, pad_y)``, so ``lb.to_image`` undoes it exactly.
-    One resize writes it (:meth:`Letterbox.apply`).
+    Written straight into place, anti-aliased (:meth:`Letterbox.apply`).
 
     Args:
         image: ``(H, W, C)`` uint8 (normally RGB ``(H, W, 3)``).

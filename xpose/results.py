@@ -42,18 +42,11 @@ def boxes_from_keypoints(
         return np.zeros((0, 4), np.float32)
     mask = np.asarray(scores) > threshold
     mask[~mask.any(axis=1)] = True
+    mask = mask[..., None]
     big = np.float32(np.inf)
-    x = kp[..., 0]
-    y = kp[..., 1]
-    return np.stack(
-        [
-            np.where(mask, x, big).min(axis=1),
-            np.where(mask, y, big).min(axis=1),
-            np.where(mask, x, -big).max(axis=1),
-            np.where(mask, y, -big).max(axis=1),
-        ],
-        axis=1,
-    ).astype(np.float32)
+    low = np.where(mask, kp, big).min(axis=1)  # (N, 2): x1, y1
+    high = np.where(mask, kp, -big).max(axis=1)  # x2, y2
+    return np.concatenate([low, high], axis=1).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)

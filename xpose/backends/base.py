@@ -148,7 +148,6 @@ def check_feeds(
     if not isinstance(feeds, Mapping):
         raise TypeError(f"feeds must be a mapping of input name -> array, got {type(feeds)}")
     expected = {info.name: info for info in inputs}
-    takes = "; ".join(str(info) for info in inputs)
     missing = [name for name in expected if name not in feeds]
     unknown = [name for name in feeds if name not in expected]
     if missing or unknown:
@@ -157,6 +156,7 @@ def check_feeds(
             parts.append(f"missing input(s) {missing}")
         if unknown:
             parts.append(f"unknown input(s) {unknown}")
+        takes = "; ".join(str(info) for info in inputs)
         raise ValueError(f"{', '.join(parts)}; the model takes {takes}")
     checked = {}
     for name, info in expected.items():

