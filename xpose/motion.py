@@ -41,6 +41,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from xpose.preprocess import halve
+
 __all__ = ["CameraMotion", "FrameMotion", "transform_points"]
 
 
@@ -81,8 +83,7 @@ def _small_grey(image: npt.NDArray[np.uint8], max_side: int) -> tuple[np.ndarray
     and the factor from its pixels to the image's."""
     small = image
     while max(small.shape[:2]) > max_side and min(small.shape[:2]) >= 2:
-        h, w = small.shape[0] // 2 * 2, small.shape[1] // 2 * 2
-        small = cv2.resize(small[:h, :w], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        small = halve(small)
     if small.ndim == 3:
         small = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY)
     return small, image.shape[1] / small.shape[1]
