@@ -55,7 +55,10 @@ MODELS = ("movenet-lightning", "movenet-thunder", "movenet-multipose", "posenet"
 #: What the two main labels of the table stand for.
 LABELS = {
     "today": "xpose before the video-mode change (commit 0267073), its defaults",
-    "new": "the current defaults",
+    "new": "the defaults after that change, before camera motion (commit 2e78e4a; MultiPose "
+    "then at the frame's aspect, crops by one INTER_AREA resize and a warp)",
+    "still-camera": "the current defaults with camera_motion=False",
+    "now": "the current defaults (camera motion followed)",
 }
 #: (COCO image id, person index by area) of the labelled subjects.
 COCO_SUBJECTS = ((785, 0), (196141, 0), (197388, 0))
@@ -168,6 +171,8 @@ def summarize(rows: dict[str, dict[str, Any]], kind: str, path: str | None = Non
 def table(args: argparse.Namespace) -> None:
     files = sorted(OUT_DIR.glob("*.json"))
     results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    order = list(LABELS)  # the main labels first, in their order, then the variants
+    results.sort(key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
     lines = [
         "# Video quality on clips with known motion",
         "",
