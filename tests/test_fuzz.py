@@ -85,6 +85,31 @@ def test_any_array_is_an_image_or_a_documented_error(array: np.ndarray) -> None:
     assert np.isfinite(geometry.to_image(np.zeros((1, 2), np.float32))).all()
 
 
+@QUICK
+@given(
+    frames=st.lists(
+        hnp.arrays(np.uint8, st.tuples(st.integers(1, 70), st.integers(1, 70), st.just(3))),
+        min_size=1,
+        max_size=4,
+    ),
+    boxes=st.lists(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=4, max_size=4)
+    ),
+)
+def test_camera_motion_takes_any_frames_and_boxes(
+    frames: list[np.ndarray], boxes: list[list[float]]
+) -> None:
+    """Frames of any size, in any order, and any people boxes (NaN, inf, reversed, outside):
+    a transform, unknown or a cut, never an error."""
+    from xpose.motion import CameraMotion
+
+    motion = CameraMotion()
+    for frame in frames:
+        got = motion.update(frame, ignore=boxes or None)
+        assert got.matrix is None or (got.matrix.shape == (2, 3) and np.isfinite(got.matrix).all())
+        assert not (got.scene_cut and got.matrix is not None)
+
+
 @pytest.fixture(scope="module")
 def estimator() -> Iterator[object]:
     """The Lightning model if it is converted (skipped otherwise)."""

@@ -243,3 +243,13 @@ def test_stream_follows_the_camera_and_resets_at_a_cut(monkeypatch: pytest.Monke
         stream.update(frame)  # a cut: the first-frame crop again
         assert seen[1].as_box() == pytest.approx((0.0, 1 / 8, 1.0, 7 / 8))
     assert est.stream(camera_motion=False).camera_motion is False
+
+
+def test_absurd_boxes_are_harmless() -> None:
+    world = _scene()
+    motion = CameraMotion()
+    motion.update(_film(world, _camera()))
+    boxes = [[0.0, -1.5e308, 0.0, 0.0], [np.nan, 0.0, 1.0, 1.0], [300.0, 200.0, 10.0, 5.0]]
+    got = motion.update(_film(world, _camera(dx=5.0)), ignore=boxes)
+    assert got.matrix is not None
+    np.testing.assert_allclose(got.matrix[:, 2], [5.0, 0.0], atol=0.3)

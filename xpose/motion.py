@@ -105,6 +105,9 @@ def _mask(shape: tuple[int, ...], boxes: npt.ArrayLike | None, factor: float) ->
         return None
     mask = np.full(shape[:2], 255, np.uint8)
     h, w = shape[:2]
+    # far outside the frame is as good as the frame's edge (and keeps the arithmetic finite)
+    reach = 4.0 * factor * max(h, w)
+    b = np.clip(b, -reach, reach)
     grow = PERSON_MARGIN * np.abs(b[:, 2:] - b[:, :2])
     b = np.concatenate([b[:, :2] - grow, b[:, 2:] + grow], axis=1)
     for x1, y1, x2, y2 in b / factor:
