@@ -98,12 +98,42 @@ def test_people_are_masked_out() -> None:
     got = motion.update(frames[1], ignore=box)
     assert got.matrix is not None
     np.testing.assert_allclose(got.matrix[:, 2], [6.0, 0.0], atol=0.3)
-    motion.update(frames[0])
-    blind = motion.update(frames[1])  # the person's corners outvote the background's
-    assert blind.matrix is None or abs(blind.matrix[0, 2] - 6.0) > 1.0
+    blind = CameraMotion()
+    blind.update(frames[0])
+    got = blind.update(frames[1])  # the person's corners outvote the background's
+    assert got.matrix is None or abs(got.matrix[0, 2] - 6.0) > 1.0
     # nothing but people to follow: unknown
-    motion.update(frames[0])
-    assert motion.update(frames[1], ignore=[[0.0, 0.0, 320.0, 240.0]]) == FrameMotion()
+    covered = CameraMotion()
+    covered.update(frames[0])
+    assert covered.update(frames[1], ignore=[[0.0, 0.0, 320.0, 240.0]]) == FrameMotion()
+
+
+def test_corners_are_followed_from_frame_to_frame() -> None:
+    """A steady pan over 8 frames: measured every frame, the corners found once and followed
+    (not found again while enough are left), and the ones that walk onto a person dropped."""
+    world = _scene()
+    motion = CameraMotion()
+    found = 0
+    real = cv2.goodFeaturesToTrack
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal found
+        found += 1
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cv2, "goodFeaturesToTrack", counting)
+        for k in range(8):
+            got = motion.update(_film(world, _camera(dx=3.0 * k)))
+            if k:
+                assert got.matrix is not None
+                np.testing.assert_allclose(got.matrix[:, 2], [3.0, 0.0], atol=0.3)
+        assert found == 1
+        # a person over the whole frame: no corner may be reused, none found: unknown
+        assert motion.update(_film(world, _camera(dx=24.0)), ignore=[[0, 0, 320, 240]]) == (
+            FrameMotion()
+        )
+        assert found == 2
 
 
 def test_flat_frames_give_unknown_motion_not_a_cut() -> None:

@@ -15,7 +15,8 @@ it is used (:meth:`xpose.smoothing.PoseSmoother.warp`,
 2. corners of the previous frame (``cv2.goodFeaturesToTrack``), away from the people found in
    it (their boxes, given by the caller, are masked out: people move on their own, the camera
    moves the background), are followed into this one with pyramidal Lucas-Kanade optical flow
-   (``cv2.calcOpticalFlowPyrLK``);
+   (``cv2.calcOpticalFlowPyrLK``); the corners that fit (step 3) are followed on into the
+   next frame, and new ones are found only when fewer than half of ``max_points`` are left;
 3. a similarity transform (shift, rotation, one scale) is fitted to the pairs with RANSAC
    (``cv2.estimateAffinePartial2D``), so the few corners on anything else that moves are left
    out as outliers; it is returned in full-frame pixels.
@@ -28,7 +29,7 @@ different ways: the state is left where it is); or a **scene cut** (plenty of co
 
 On the clip benchmark (``benchmarks/video_quality.py``) the transform is within 0.16 px of the
 true camera motion of a 640x480 frame, and every cut is found with no false one; on the
-hand-held street video at least 82 % of the corners fit it in every frame. It adds 1.3-2.1 ms
+hand-held street video at least 82 % of the corners fit it in every frame. It adds 1.0-1.7 ms
 to a video frame on a 2-core machine (``python -m benchmarks.camera_motion_cost``).
 """
 
@@ -165,11 +166,14 @@ class CameraMotion:
         self.threshold = float(threshold)
         self._previous: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
+        # corners that fit the last transform, where they are in the previous frame
+        self._corners: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the previous frame; the next :meth:`update` returns unknown motion."""
         self._previous = None
         self._shape = None
+        self._corners = None
 
     def update(
         self, image: npt.NDArray[np.uint8], ignore: npt.ArrayLike | None = None
@@ -187,23 +191,44 @@ class CameraMotion:
         grey, factor = _small_grey(image, self.max_side)
         previous, self._previous = self._previous, grey
         shape, self._shape = self._shape, image.shape
+        kept, self._corners = self._corners, None
         if previous is None or shape != image.shape:
             return UNKNOWN
-        return self._measure(previous, grey, factor, _mask(previous.shape, ignore, factor))
-
-    def _measure(
-        self, previous: np.ndarray, grey: np.ndarray, factor: float, mask: np.ndarray | None
-    ) -> FrameMotion:
-        corners = cv2.goodFeaturesToTrack(
-            previous,
-            maxCorners=self.max_points,
-            qualityLevel=0.01,
-            minDistance=6,
-            blockSize=5,
-            mask=mask,
-        )
+        mask = _mask(previous.shape, ignore, factor)
+        corners = self._reuse(kept, mask, previous.shape)
+        if corners is None:
+            corners = cv2.goodFeaturesToTrack(
+                previous,
+                maxCorners=self.max_points,
+                qualityLevel=0.01,
+                minDistance=6,
+                blockSize=5,
+                mask=mask,
+            )
         if corners is None or len(corners) < self.min_points:
             return UNKNOWN
+        return self._measure(previous, grey, factor, corners)
+
+    def _reuse(
+        self, corners: np.ndarray | None, mask: np.ndarray | None, shape: tuple[int, ...]
+    ) -> np.ndarray | None:
+        """Last frame's fitting corners still inside the frame and off the people, if at least
+        half of :attr:`max_points` are left (finding corners is half the work; following the
+        same ones is as good while they last)."""
+        if corners is None:
+            return None
+        xy = np.round(corners.reshape(-1, 2)).astype(np.int64)
+        h, w = shape[:2]
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+        if mask is not None:
+            inside[inside] = mask[xy[inside, 1], xy[inside, 0]] > 0
+        if inside.sum() < max(self.min_points, self.max_points // 2):
+            return None
+        return corners[inside]
+
+    def _measure(
+        self, previous: np.ndarray, grey: np.ndarray, factor: float, corners: np.ndarray
+    ) -> FrameMotion:
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
             previous, grey, corners, None, winSize=(11, 11), maxLevel=2
         )
@@ -221,6 +246,7 @@ class CameraMotion:
             return FrameMotion(None, scene_cut=True)
         if agreement < self.min_agreement:
             return UNKNOWN
+        self._corners = moved[followed][inliers.ravel() == 1]
         # pixel (i, j) of the shrunk frame is pixel factor * (i, j) + (factor - 1) / 2 here
         offset = (factor - 1.0) / 2.0
         to_full = np.array([[factor, 0.0, offset], [0.0, factor, offset], [0.0, 0.0, 1.0]])
