@@ -283,3 +283,20 @@ def test_absurd_boxes_are_harmless() -> None:
     got = motion.update(_film(world, _camera(dx=5.0)), ignore=boxes)
     assert got.matrix is not None
     np.testing.assert_allclose(got.matrix[:, 2], [5.0, 0.0], atol=0.3)
+
+
+def test_odd_frame_sizes_are_measured_in_their_own_pixels() -> None:
+    """A 641 x 481 frame is halved to 320 x 240 by cropping its last column and row, so one
+    pixel of the small copy is exactly two of the frame's, whatever the odd size."""
+    world = cv2.resize(_scene(), None, fx=1.5, fy=1.5)
+    cam = np.array([[1.0, 0.0, -200.0], [0.0, 1.0, -150.0]])
+    zoomed = np.array([[1.02, 0.0, -200.0 * 1.02 + 8.0], [0.0, 1.02, -150.0 * 1.02 - 5.0]])
+    frames = [cv2.warpAffine(world, m, (641, 481)) for m in (cam, zoomed)]
+    motion = CameraMotion()
+    motion.update(frames[0])
+    got = motion.update(frames[1]).matrix
+    assert got is not None
+    true = _between(cam, zoomed)
+    grid = np.stack(np.meshgrid(np.linspace(20, 620, 7), np.linspace(20, 460, 5)), -1)
+    err = np.linalg.norm(transform_points(got, grid) - transform_points(true, grid), axis=-1)
+    assert err.max() < 0.3, err.max()

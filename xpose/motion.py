@@ -81,13 +81,14 @@ def transform_points(matrix: npt.ArrayLike, xy: npt.ArrayLike) -> npt.NDArray[np
 
 def _small_grey(image: npt.NDArray[np.uint8], max_side: int) -> tuple[np.ndarray, float]:
     """The image halved (area averaging) until its long side is at most ``max_side``, in grey,
-    and the factor from its pixels to the image's."""
-    small = image
+    and the factor from its pixels to the image's (2 per halving: an odd last row or column
+    is cropped, not spread over the others)."""
+    small, factor = image, 1.0
     while max(small.shape[:2]) > max_side and min(small.shape[:2]) >= 2:
-        small = halve(small)
+        small, factor = halve(small), 2.0 * factor
     if small.ndim == 3:
         small = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY)
-    return small, image.shape[1] / small.shape[1]
+    return small, factor
 
 
 #: Share of a person's box added on every side before masking it out: a box spanning the
