@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from xpose.preprocess import halve
 
-__all__ = ["CameraMotion", "FrameMotion", "transform_points"]
+__all__ = ["CameraMotion", "FrameMotion", "affine_matrix", "transform_points", "zoom"]
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,30 @@ class FrameMotion:
     @property
     def scale(self) -> float:
         """The transform's zoom factor (1.0 when unknown)."""
-        if self.matrix is None:
-            return 1.0
-        return float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+        return 1.0 if self.matrix is None else zoom(self.matrix)
 
 
 #: The motion of a first frame, of a frame after a reset, or one that could not be measured.
 UNKNOWN = FrameMotion()
+
+
+def affine_matrix(matrix: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """``matrix`` as a ``(2, 3)`` float64 affine map (what the ``warp`` methods take).
+
+    Raises:
+        ValueError: not a finite ``(2, 3)`` array.
+    """
+    m = np.asarray(matrix, np.float64)
+    if m.shape != (2, 3) or not np.isfinite(m).all():
+        raise ValueError(f"warp: expected a finite (2, 3) affine matrix, got {m.shape}")
+    return m
+
+
+def zoom(matrix: npt.ArrayLike) -> float:
+    """The scale factor of a ``(2, 3)`` similarity transform (its linear part's
+    ``sqrt(|det|)``)."""
+    m = np.asarray(matrix, np.float64)
+    return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
 
 def transform_points(matrix: npt.ArrayLike, xy: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -33,6 +33,7 @@ from collections.abc import Hashable
 import numpy as np
 import numpy.typing as npt
 
+from xpose.motion import affine_matrix
 from xpose.results import Poses
 
 logger = logging.getLogger(__name__)
@@ -251,9 +252,7 @@ class PoseSmoother:
                 frame's (:attr:`xpose.motion.FrameMotion.matrix`).
             image_hw: ``(height, width)`` of the frames; needed with ``units="image"``.
         """
-        m = np.asarray(matrix, np.float64)
-        if m.shape != (2, 3) or not np.isfinite(m).all():
-            raise ValueError(f"warp: expected a finite (2, 3) affine matrix, got {m.shape}")
+        m = affine_matrix(matrix)
         scale = self._scale(image_hw)
         # the same map in the filters' units: u = xy / scale
         linear = m[:, :2] * scale[None, :] / scale[:, None]

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from xpose.motion import transform_points
+from xpose.motion import affine_matrix, transform_points
 from xpose.results import Poses
 
 logger = logging.getLogger(__name__)
@@ -215,9 +215,7 @@ class _GreedyTracker:
                 frame's (:attr:`xpose.motion.FrameMotion.matrix`); boxes move by their
                 corners, speeds by the linear part.
         """
-        m = np.asarray(matrix, np.float64)
-        if m.shape != (2, 3) or not np.isfinite(m).all():
-            raise ValueError(f"warp: expected a finite (2, 3) affine matrix, got {m.shape}")
+        m = affine_matrix(matrix)
         for track in self._tracks:
             track.box = transform_points(m, track.box.reshape(2, 2)).reshape(4)
             track.keypoints = transform_points(m, track.keypoints)

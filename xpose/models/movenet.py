@@ -39,6 +39,7 @@ from xpose.models.base import (
     positive_int,
     unit_float,
 )
+from xpose.motion import affine_matrix, transform_points, zoom
 from xpose.preprocess import (
     CropBox,
     Geometry,
@@ -408,13 +409,11 @@ def warp_crop_region(
     the next frame's, :attr:`xpose.motion.FrameMotion.matrix`) and its sides scale by the
     matrix's zoom, so a square stays a square.
     """
-    m = np.asarray(matrix, np.float64)
-    zoom = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    cx = (crop.xmin + crop.xmax) / 2.0 * image_w
-    cy = (crop.ymin + crop.ymax) / 2.0 * image_h
-    nx, ny = m[:, :2] @ np.array([cx, cy]) + m[:, 2]
-    half_w = crop.width * image_w * zoom / 2.0
-    half_h = crop.height * image_h * zoom / 2.0
+    m = affine_matrix(matrix)
+    centre = ((crop.xmin + crop.xmax) / 2.0 * image_w, (crop.ymin + crop.ymax) / 2.0 * image_h)
+    nx, ny = transform_points(m, centre)
+    half_w = crop.width * image_w * zoom(m) / 2.0
+    half_h = crop.height * image_h * zoom(m) / 2.0
     return CropRegion(
         float((ny - half_h) / image_h),
         float((nx - half_w) / image_w),
