@@ -273,6 +273,8 @@ def test_stream_follows_the_camera_and_resets_at_a_cut(monkeypatch: pytest.Monke
         stream.update(frame)  # a cut: the first-frame crop again
         assert seen[1].as_box() == pytest.approx((0.0, 1 / 8, 1.0, 7 / 8))
     assert est.stream(camera_motion=False).camera_motion is False
+    with pytest.raises(ValueError, match="camera_motion must be True or False"):
+        est.stream(camera_motion="no")  # type: ignore[arg-type]
 
 
 def test_absurd_boxes_are_harmless() -> None:

@@ -107,6 +107,8 @@ class PoseStream(Closing):
             raise ValueError(f"crop_smoothing must be in (0, 1], got {crop_smoothing}")
         if first_crop not in FIRST_CROPS:
             raise ValueError(f"first_crop must be one of {FIRST_CROPS}, got {first_crop!r}")
+        if not isinstance(camera_motion, (bool, np.bool_)):
+            raise ValueError(f"camera_motion must be True or False, got {camera_motion!r}")
         self.estimator = estimator
         self.smoother = smoother
         self.tracker = tracker
