@@ -427,19 +427,13 @@ class Letterbox:
 
     def to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Map ``(..., 2)`` x, y in model-input pixels back to image pixels."""
-        xy = np.asarray(xy, dtype=np.float32)
-        out = np.empty_like(xy)
-        out[..., 0] = (xy[..., 0] - self.pad_x) / self.scale
-        out[..., 1] = (xy[..., 1] - self.pad_y) / self.scale
-        return out
+        pad = np.array([self.pad_x, self.pad_y], np.float32)
+        return (np.asarray(xy, dtype=np.float32) - pad) / np.float32(self.scale)
 
     def normalized_to_image(self, xy: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """Map ``(..., 2)`` x, y normalized to the model input ([0, 1]) to image pixels."""
-        xy = np.asarray(xy, dtype=np.float32)
-        px = np.empty_like(xy)
-        px[..., 0] = xy[..., 0] * self.width
-        px[..., 1] = xy[..., 1] * self.height
-        return self.to_image(px)
+        size = np.array([self.width, self.height], np.float32)
+        return self.to_image(np.asarray(xy, dtype=np.float32) * size)
 
 
 def letterbox(

@@ -22,8 +22,15 @@ IntArray = npt.NDArray[np.int64]
 
 
 def _as(arr: Any, dtype: type, shape: tuple[int | None, ...], what: str) -> np.ndarray:
-    out = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
-    if out.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, out.shape)):
+    """``arr`` as a read-only contiguous array of ``dtype`` and ``shape`` (``None``: any size);
+    an array that already is one is kept as it is."""
+    if type(arr) is np.ndarray and arr.dtype == dtype and arr.flags.c_contiguous:
+        out = arr
+    else:
+        out = np.ascontiguousarray(np.asarray(arr, dtype=dtype))
+    if len(out.shape) != len(shape) or any(
+        s is not None and s != d for s, d in zip(shape, out.shape)
+    ):
         want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"Poses.{what}: expected shape {want}, got {out.shape}")
     out.setflags(write=False)
@@ -41,12 +48,15 @@ def boxes_from_keypoints(
     if kp.shape[0] == 0:
         return np.zeros((0, 4), np.float32)
     mask = np.asarray(scores) > threshold
+    if len(mask) == 1:  # one pose (single-pose models, video): index rather than mask
+        pts = kp[0][mask[0]] if mask.any() else kp[0]
+        return np.concatenate([pts.min(axis=0), pts.max(axis=0)])[None]
     mask[~mask.any(axis=1)] = True
     mask = mask[..., None]
     big = np.float32(np.inf)
     low = np.where(mask, kp, big).min(axis=1)  # (N, 2): x1, y1
     high = np.where(mask, kp, -big).max(axis=1)  # x2, y2
-    return np.concatenate([low, high], axis=1).astype(np.float32, copy=False)
+    return np.concatenate([low, high], axis=1)
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,7 @@ class Poses:
 
         The order is kept; with neither limit (or none binding) ``self`` itself is returned.
         """
-        keep = np.ones(len(self), bool)
-        if min_pose_score is not None:
-            keep &= self.score >= min_pose_score
+        keep = np.ones(len(self), bool) if min_pose_score is None else self.score >= min_pose_score
         if max_poses is not None and keep.sum() > max_poses:
             order = np.argsort(-np.where(keep, self.score, -np.inf), kind="stable")
             keep[:] = False

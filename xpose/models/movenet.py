@@ -114,7 +114,7 @@ def _check_spec(spec: ModelSpec) -> None:
 def _raw(raw: npt.ArrayLike, shape: tuple[int, ...], what: str) -> npt.NDArray[np.float32]:
     """``raw`` as float32 of ``shape``, tolerating missing or extra leading axes of size 1."""
     arr = np.asarray(raw, dtype=np.float32)
-    if _strip_ones(arr.shape) != _strip_ones(shape):
+    if arr.shape != shape and _strip_ones(arr.shape) != _strip_ones(shape):
         raise ValueError(f"{what}: expected raw output of shape {shape}, got {arr.shape}")
     return arr.reshape(shape)
 
@@ -224,9 +224,9 @@ def single_pose_score(scores: npt.ArrayLike, method: str = "confident") -> npt.N
     if method != "confident":
         raise ValueError(f"unknown pose score {method!r}; expected one of {POSE_SCORES}")
     keep = sc > MIN_CROP_KEYPOINT_SCORE
-    total = np.where(keep, sc, 0.0).sum(axis=1)
-    count = keep.sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+    total = np.where(keep, sc, np.float32(0)).sum(axis=1)
+    # a pose with no keypoint kept has total 0: dividing by 1 gives its score 0
+    return (total / np.maximum(np.count_nonzero(keep, axis=1), 1)).astype(np.float32)
 
 
 def decode_single(raw: npt.ArrayLike, geometry: Geometry, pose_score: str = "confident") -> Poses:
