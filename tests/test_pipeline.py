@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import KEEP_EVERY_POSE, mean_lightning
+from tests.helpers import COCO_DIR, DATA, KEEP_EVERY_POSE, EstimatorCache, mean_lightning, rgb
 from xpose.estimator import Estimator
 from xpose.pipeline import predict_files
 
@@ -55,3 +56,46 @@ def test_bad_settings_are_refused(name: str, value: int) -> None:
         pytest.raises(ValueError, match=f"{name} must be"),
     ):
         list(predict_files(est, [], **{name: value}))
+
+
+def test_images_are_letterboxed_in_the_reader_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calling thread only runs the model and decodes: reading and pre-processing overlap
+    inference in the pool."""
+    paths = [_write(tmp_path, f"{i}.png", 10 * i) for i in range(5)]
+    with Estimator(mean_lightning(None), **KEEP_EVERY_POSE) as est:
+        real_prepare = est.head.prepare
+        threads: list[str] = []
+
+        def prepare(image: np.ndarray) -> object:
+            threads.append(threading.current_thread().name)
+            return real_prepare(image)
+
+        monkeypatch.setattr(est.head, "prepare", prepare)
+        results = list(predict_files(est, paths, batch_size=2))
+    assert len(threads) == 5
+    assert all(name.startswith("xpose-read") for name in threads)
+    assert [round(float(r.poses.score[0]) * 255) for r in results] == [10 * i for i in range(5)]
+
+
+@pytest.mark.convert
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [("movenet-lightning", {}), ("movenet-multipose", {"multipose_square": False})],
+)
+def test_files_give_the_poses_of_predict_batch(
+    model: str, options: dict[str, object], estimators: EstimatorCache
+) -> None:
+    """Real photos of several sizes (MultiPose on inputs that follow each photo's aspect, so
+    a batch holds inputs of several shapes): the same poses as ``predict_batch``."""
+    paths = sorted(COCO_DIR.glob("*.jpg"))[:5] + sorted(DATA.glob("*.png"))
+    est = estimators(model, **options)
+    want = est.predict_batch(paths, batch_size=3)
+    got = [r.poses for r in predict_files(est, paths, batch_size=3)]
+    if model == "movenet-multipose":
+        assert len({est.head.input_size(rgb(p).shape[:2]) for p in paths}) > 1
+    assert len(got) == len(want) == len(paths)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+        np.testing.assert_allclose(a.score, b.score, atol=1e-5)

@@ -154,3 +154,29 @@ def test_predict_batch_keeps_the_preprocessing_options(
     for one, many in zip([est.predict(p) for p in photos], est.predict_batch(photos), strict=True):
         assert len(one) == len(many)
         np.testing.assert_allclose(many.keypoints, one.keypoints, atol=1e-3)
+
+
+def test_infer_batch_decodes_each_prepared_image_with_its_geometry() -> None:
+    """What a caller that letterboxes images itself runs: inputs stacked, one Poses each."""
+    images = [_grey(50, (100, 400)), _grey(150, (400, 100)), _grey(250)]
+    with Estimator(mean_lightning(None), **KEEP_EVERY_POSE) as est:
+        prepared = [est.head.prepare(image) for image in images]
+        x = np.concatenate([x for x, _ in prepared])
+        got = est.infer_batch(x, [g for _, g in prepared])
+        want = est.predict_batch(images)
+    assert len(got) == 3
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        np.testing.assert_array_equal(a.score, b.score)
+
+
+def test_infer_batch_runs_a_batch_of_one_file_image_by_image_and_checks_its_arguments() -> None:
+    backend = mean_lightning(1)
+    with Estimator(backend, **KEEP_EVERY_POSE) as est:
+        prepared = [est.head.prepare(_grey(v)) for v in (30, 90, 200)]
+        x = np.concatenate([x for x, _ in prepared])
+        poses = est.infer_batch(x, [g for _, g in prepared])
+        with pytest.raises(ValueError, match="3 inputs but 2 geometries"):
+            est.infer_batch(x, [g for _, g in prepared[:2]])
+    assert [f["input"].shape[0] for f in backend.feeds] == [1, 1, 1]
+    assert [round(float(p.score[0]) * 255) for p in poses] == [30, 90, 200]

@@ -30,7 +30,7 @@ import inspect
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -250,11 +250,40 @@ class Estimator(Closing):
             for start in range(0, len(members), step):
                 chunk = members[start : start + step]
                 x, boxes = self._head.prepare_batch([rgb[i] for i in chunk], size)
-                outputs = self._binding.results(self.backend.run(self._binding.feed(x)))
-                for k, i in enumerate(chunk):
-                    one = {name: value[k : k + 1] for name, value in outputs.items()}
-                    results[i] = self._head.decode(one, boxes[k])
+                for i, poses in zip(chunk, self.infer_batch(x, boxes), strict=True):
+                    results[i] = poses
         return [r for r in results if r is not None]
+
+    def infer_batch(self, x: np.ndarray, geometries: Sequence[Geometry]) -> list[Poses]:
+        """Run the backend on prepared inputs and decode each image's outputs.
+
+        The batch form of :meth:`infer`, for callers that prepare images themselves (e.g.
+        :func:`xpose.pipeline.predict_files`, which letterboxes in its reader threads).
+
+        Args:
+            x: ``(N, h, w, 3)`` model inputs in the file's dtype, from :attr:`head`'s
+                ``prepare`` / ``prepare_batch`` (stacked); a file with a batch of 1
+                (:attr:`batch_limit`) runs them one by one.
+            geometries: the N geometries that came with them, in order.
+
+        Returns:
+            One :class:`~xpose.results.Poses` per image, in order.
+
+        Raises:
+            ValueError: ``x`` and ``geometries`` hold different numbers of images.
+        """
+        if len(x) != len(geometries):
+            raise ValueError(f"infer_batch: {len(x)} inputs but {len(geometries)} geometries")
+        step = max(1, len(x) if self.batch_limit is None else self.batch_limit)
+        poses: list[Poses] = []
+        for start in range(0, len(x), step):
+            outputs = self._binding.results(
+                self.backend.run(self._binding.feed(x[start : start + step]))
+            )
+            for k, geometry in enumerate(geometries[start : start + step]):
+                one = {name: value[k : k + 1] for name, value in outputs.items()}
+                poses.append(self._head.decode(one, geometry))
+        return poses
 
     def stream(
         self,

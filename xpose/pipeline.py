@@ -1,9 +1,11 @@
 """Many image files through one estimator: decoding in threads, inference in batches.
 
-:func:`predict_files` reads the files in a small thread pool, a few batches ahead of the
-model, so that JPEG decoding overlaps inference, and runs
-:meth:`~xpose.Estimator.predict_batch` on each batch. Results come back in the order of the
-paths; a file that cannot be read gives its error in its place, and the others go on.
+:func:`predict_files` reads and letterboxes the files in a small thread pool, a few batches
+ahead of the model, so that JPEG decoding and pre-processing overlap inference; the calling
+thread only stacks each batch, runs it and decodes the outputs
+(:meth:`~xpose.Estimator.infer_batch`). The poses are those of
+:meth:`~xpose.Estimator.predict_batch`. Results come back in the order of the paths; a file
+that cannot be read gives its error in its place, and the others go on.
 
 >>> for item in predict_files(est, ["a.jpg", "b.jpg"]):  # doctest: +SKIP
 ...     print(item.path, item.error or len(item.poses))
@@ -22,7 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from xpose.preprocess import to_rgb_uint8
+from xpose.models import Head
+from xpose.preprocess import Geometry, to_rgb_uint8
 from xpose.results import Poses
 
 if TYPE_CHECKING:
@@ -53,11 +56,36 @@ class ImageResult:
     error: Exception | None = None
 
 
-def _read(path: Path) -> npt.NDArray[np.uint8] | Exception:
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and letterboxed by a reader thread."""
+
+    image: npt.NDArray[np.uint8]
+    x: np.ndarray  # (1, h, w, 3), the model input in the file's dtype
+    geometry: Geometry
+
+
+def _read(path: Path, head: Head) -> _Prepared | Exception:
     try:
-        return to_rgb_uint8(path)
+        image = to_rgb_uint8(path)
     except (OSError, ValueError) as err:
         return err
+    x, geometry = head.prepare(image)
+    return _Prepared(image, x, geometry)
+
+
+def _infer(est: Estimator, items: list[_Prepared]) -> list[Poses]:
+    """Poses of prepared images, run together where their inputs have one shape."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, item in enumerate(items):
+        by_shape.setdefault(item.x.shape, []).append(i)
+    poses: list[Poses | None] = [None] * len(items)
+    for members in by_shape.values():
+        x = np.concatenate([items[i].x for i in members])
+        found = est.infer_batch(x, [items[i].geometry for i in members])
+        for i, p in zip(members, found, strict=True):
+            poses[i] = p
+    return [p for p in poses if p is not None]
 
 
 def predict_files(
@@ -86,7 +114,7 @@ def predict_files(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     ahead = batch_size * (PREFETCH_BATCHES + 1)
-    queue: deque[tuple[Path, Future[npt.NDArray[np.uint8] | Exception]]] = deque()
+    queue: deque[tuple[Path, Future[_Prepared | Exception]]] = deque()
     todo = iter(paths)
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="xpose-read") as pool:
 
@@ -96,7 +124,7 @@ def predict_files(
                 if path is None:
                     return
                 path = Path(path)
-                queue.append((path, pool.submit(_read, path)))
+                queue.append((path, pool.submit(_read, path, est.head)))
 
         try:
             fill()
@@ -104,13 +132,12 @@ def predict_files(
                 batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
                 fill()  # the readers work on the next batches while this one runs
                 read = [(path, future.result()) for path, future in batch]
-                images = [img for _, img in read if isinstance(img, np.ndarray)]
-                found = iter(est.predict_batch(images, batch_size=batch_size))
-                for path, img in read:
-                    if isinstance(img, np.ndarray):
-                        yield ImageResult(path, img, next(found))
+                found = iter(_infer(est, [r for _, r in read if isinstance(r, _Prepared)]))
+                for path, r in read:
+                    if isinstance(r, _Prepared):
+                        yield ImageResult(path, r.image, next(found))
                     else:
-                        yield ImageResult(path, None, None, img)
+                        yield ImageResult(path, None, None, r)
         finally:
             for _, future in queue:
                 future.cancel()

@@ -283,16 +283,16 @@ def test_ctrl_c_keeps_a_valid_file(
     folder.mkdir()
     for i in range(4):
         shutil.copy(DATA / ("astronaut.png" if i % 2 else "camera.png"), folder / f"im{i}.png")
-    real_predict_batch = Estimator.predict_batch
+    real_infer_batch = Estimator.infer_batch
     calls = []
 
-    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
+    def infer_batch(self: Estimator, x: Any, geometries: Any) -> Any:
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_predict_batch(self, images, batch_size)
+        return real_infer_batch(self, x, geometries)
 
-    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
+    monkeypatch.setattr(Estimator, "infer_batch", infer_batch)
     out = tmp_path / f"out.{fmt}"
     args = ["predict", str(folder), "--format", fmt, "--out", str(out), "-q", "--batch-size", "1"]
     assert main(args) == 130
@@ -321,10 +321,10 @@ def test_a_bug_shows_its_traceback_and_leaves_target_untouched(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
 
-    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
+    def infer_batch(self: Estimator, x: Any, geometries: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
+    monkeypatch.setattr(Estimator, "infer_batch", infer_batch)
     out = tmp_path / "out.jsonl"
     out.write_text("old content\n")
     args = ["predict", str(DATA / "astronaut.png"), "--out", str(out), "-q", "--overwrite"]
@@ -534,15 +534,14 @@ def test_a_folder_runs_in_batches_of_batch_size(
     folder.mkdir()
     for i in range(5):
         shutil.copy(DATA / "camera.png", folder / f"im{i}.png")
-    real_predict_batch = Estimator.predict_batch
+    real_infer_batch = Estimator.infer_batch
     sizes: list[int] = []
 
-    def predict_batch(self: Estimator, images: Any, batch_size: int = 8) -> Any:
-        images = list(images)
-        sizes.append(len(images))
-        return real_predict_batch(self, images, batch_size)
+    def infer_batch(self: Estimator, x: Any, geometries: Any) -> Any:
+        sizes.append(len(x))
+        return real_infer_batch(self, x, geometries)
 
-    monkeypatch.setattr(Estimator, "predict_batch", predict_batch)
+    monkeypatch.setattr(Estimator, "infer_batch", infer_batch)
     out = tmp_path / "out.jsonl"
     args = ["predict", str(folder), "--out", str(out), "-q", "--batch-size", "2"]
     assert main(args) == 0
