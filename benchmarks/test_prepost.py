@@ -15,16 +15,12 @@ import statistics
 import time
 from collections.abc import Callable
 
-import cv2
-import numpy as np
 import pytest
 
 from xpose.models import list_models
-from xpose.models.posenet import _TO_UNIT, PoseNetHead
-from xpose.preprocess import Letterbox, interpolation
 from xpose.store import PRECISIONS
 
-from .common import BACKENDS, open_estimator
+from .common import BACKENDS, one_resize_prepare, open_estimator
 
 ROUNDS = 60
 GOAL = 0.10
@@ -34,19 +30,6 @@ def _ms(work: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     work()
     return 1000.0 * (time.perf_counter() - t0)
-
-
-def _one_resize_cast(head: object, image: np.ndarray, lb: Letterbox) -> np.ndarray:
-    """The earlier ``prepare``: one ``cv2.resize`` by the letterbox's scale into its place, then
-    the cast (PoseNet's by numpy indexing)."""
-    out = np.zeros((lb.height, lb.width, 3), np.uint8)
-    y0, x0, h, w = lb.placement()
-    view = out[y0 : y0 + h, x0 : x0 + w]
-    method = interpolation(lb.scale)
-    cv2.resize(image, (0, 0), dst=view, fx=lb.scale, fy=lb.scale, interpolation=method)
-    if isinstance(head, PoseNetHead):
-        return _TO_UNIT[out[None]]
-    return head.cast(out[None])  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -59,7 +42,7 @@ def test_prepost_share(benchmark, table, closing, image, model, precision, backe
     outputs = est.binding.results(est.backend.run(est.binding.feed(x)))
 
     def one_resize() -> object:
-        return _one_resize_cast(head, image, lb)
+        return one_resize_prepare(head, image, lb)
 
     parts = {
         "prepare": lambda: head.prepare(image),
