@@ -51,7 +51,7 @@ from .common import BACKENDS, open_estimator
 PRECISION = "fp32"
 BATCHES = (1, 4, 16)
 IMAGES = 16
-ROUNDS = 5
+ROUNDS = 9
 FOLDER_GOAL = 0.9
 BATCH_GOAL = 1.2
 
