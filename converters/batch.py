@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from converters.errors import ConversionError, ParityError
+from xpose.compat import BATCH_LOOP
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 #: Recorded in the manifest with each ONNX file; bumped when the rewrite changes.
-RECIPE = "1"
+RECIPE = "2"  # 2: files with a Loop carry xpose.compat.BATCH_LOOP
 #: Name of the free batch dimension in the rewritten inputs and outputs.
 BATCH_DIM = "batch"
 #: Largest difference allowed between a batch-N output and the batch-1 output of that image.
@@ -505,7 +506,7 @@ def dynamic_batch(model: Any) -> Any:
             does not have a batch of 1, or the opset is older than 13.
     """
     onnx = _onnx()
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
 
     out = onnx.ModelProto()
     out.CopyFrom(model)
@@ -548,6 +549,8 @@ def dynamic_batch(model: Any) -> Any:
             if not shape or shape[0] != 1:
                 raise ConversionError(f"output {name!r} has shape {shape}, not a batch of 1")
         new_nodes += _loop(graph, parts, tail_outputs, image.name)
+        props = {p.key: p.value for p in out.metadata_props}
+        helper.set_model_props(out, {**props, BATCH_LOOP: str(len(parts.tail))})
         log.info(
             "dynamic batch: %d nodes run on the batch, %d per image",
             len(parts.head),

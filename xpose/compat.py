@@ -17,7 +17,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["KNOWN_ISSUES", "KnownIssue", "UnsupportedModelError", "check_supported", "find_issue"]
+__all__ = [
+    "BATCH_LOOP",
+    "EXPLICIT_PADS",
+    "KNOWN_ISSUES",
+    "KnownIssue",
+    "UnsupportedModelError",
+    "check_supported",
+    "find_issue",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,10 @@ class KnownIssue:
 
 #: The ONNX metadata key :mod:`converters.explicit_pads` writes.
 EXPLICIT_PADS = "xpose.explicit_pads"
+#: The ONNX metadata key :mod:`converters.batch` writes on a file that runs part of its graph
+#: once per image in an ONNX ``Loop`` (``xpose convert --dynamic-batch``); its value is the
+#: number of nodes in the loop. OpenCV's DNN module cannot read such a file.
+BATCH_LOOP = "xpose.batch_loop"
 
 #: Measured with ``xpose parity`` and by comparing every intermediate tensor of the graph with
 #: onnxruntime's (docs/parity.md, "OpenCV"). The int8 files of tf2onnx's former int8 ONNX were

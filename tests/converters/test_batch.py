@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from converters.batch import BATCH_DIM, check_batch, dynamic_batch
 from converters.errors import ConversionError, ParityError
+from xpose.compat import BATCH_LOOP
 from xpose.models import get_spec, list_models
 from xpose.store import PRECISIONS, Manifest, default_store, locate
 
@@ -97,6 +98,29 @@ def test_rewrite_runs_the_tail_once_per_image_and_frees_the_batch():
     onnx.checker.check_model(rewritten, full_check=True)
 
 
+def test_a_file_with_a_loop_says_so_in_its_metadata():
+    rewritten = dynamic_batch(_argmax_model())
+    loop = next(n for n in rewritten.graph.node if n.op_type == "Loop")
+    props = {p.key: p.value for p in rewritten.metadata_props}
+    # the loop body holds the tail and its bookkeeping (constants, slices of its inputs)
+    assert 0 < int(props[BATCH_LOOP]) < len(loop.attribute[0].g.node)
+
+
+@pytest.mark.parametrize("marked", [True, False])
+def test_opencv_refuses_a_loop_file_naming_the_cause_and_the_way_out(tmp_path, marked):
+    """With the marker the backend refuses before OpenCV reads the file; without it (a file
+    from elsewhere), OpenCV's parse error is recognised."""
+    from xpose.backends.opencv import OpenCVBackend
+
+    rewritten = dynamic_batch(_argmax_model())
+    if not marked:
+        del rewritten.metadata_props[:]
+    path = tmp_path / "batched.onnx"
+    onnx.save(rewritten, str(path))
+    with pytest.raises(ValueError, match=r"ONNX Loop.*'onnxruntime' or 'openvino'.*--force"):
+        OpenCVBackend(path)
+
+
 def test_a_graph_that_keeps_the_batch_needs_no_loop():
     nodes = [
         helper.make_node("Reshape", ["image", "shape"], ["flat"]),  # [1, 48]
@@ -105,6 +129,7 @@ def test_a_graph_that_keeps_the_batch_needs_no_loop():
     inits = [_init("shape", [1, 48]), _init("two", [2.0], np.float32)]
     rewritten = dynamic_batch(_model(nodes, inits, [1, 48]))
     assert "Loop" not in [n.op_type for n in rewritten.graph.node]
+    assert BATCH_LOOP not in {p.key for p in rewritten.metadata_props}
     images = _images(4)
     got = _session(rewritten).run(None, {"image": images})[0]
     np.testing.assert_array_equal(got, images.reshape(4, 48) * 2)

@@ -26,6 +26,7 @@ from xpose.backends.base import (
     check_threads,
 )
 from xpose.backends.onnxruntime import onnx_signature
+from xpose.compat import BATCH_LOOP
 
 __all__ = ["DEVICES", "OpenCVBackend", "cuda_devices"]
 
@@ -47,6 +48,14 @@ _ENGINES: dict[str, int] = {
     "cuda": cv2.dnn.ENGINE_CLASSIC,
     "cuda_fp16": cv2.dnn.ENGINE_CLASSIC,
 }
+
+
+_LOOP_MESSAGE = (
+    "{path} runs part of its graph once per image in an ONNX Loop (the ONNX files of "
+    "`xpose convert --dynamic-batch` take a batch that way), and OpenCV's DNN module cannot read "
+    "an ONNX Loop: use backend 'onnxruntime' or 'openvino' for this file, or rebuild the store "
+    "without --dynamic-batch (`xpose convert --force`) for OpenCV"
+)
 
 
 def cuda_devices() -> int:
@@ -100,6 +109,8 @@ class OpenCVBackend(BackendBase):
             )
         self.device = key
         self.inputs, self.outputs, self.metadata = onnx_signature(self.path)
+        if BATCH_LOOP in self.metadata:
+            raise ValueError(_LOOP_MESSAGE.format(path=self.path))
         self._output_names = [info.name for info in self.outputs]
         if threads is not None:
             cv2.setNumThreads(threads)
@@ -111,6 +122,8 @@ class OpenCVBackend(BackendBase):
         try:
             net = cv2.dnn.readNetFromONNX(str(self.path), _ENGINES[self.device])
         except cv2.error as err:
+            if "[Loop]" in str(err) or "Loop@" in str(err):
+                raise ValueError(_LOOP_MESSAGE.format(path=self.path)) from err
             raise ValueError(
                 f"OpenCV {cv2.__version__} cannot read {self.path} "
                 f"({str(err).strip().splitlines()[-1]}); if the file is corrupt, re-run "
