@@ -157,7 +157,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         metavar="N",
         help="images per model run (default 8; ray: images per task, default 16); image files "
-        "are read in threads a few batches ahead. Videos run frame by frame",
+        "are read and letterboxed in threads a few batches ahead. Files that take one image "
+        "(the TFLite files, and ONNX files not converted with `xpose convert --dynamic-batch`) "
+        "run a batch image by image. Videos run frame by frame",
     )
     engine.add_argument(
         "--engine",
