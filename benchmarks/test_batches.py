@@ -44,7 +44,7 @@ import numpy as np
 import pytest
 
 from xpose.models import list_models
-from xpose.pipeline import _read, predict_files
+from xpose.pipeline import predict_files, prepare_file
 
 from .common import BACKENDS, open_estimator
 
@@ -110,7 +110,9 @@ def test_batches(benchmark, table, closing, image, frame_files, model, backend):
                     cpu.setdefault(n, []).append(used)
     rate = {key: IMAGES / statistics.median(t) for key, t in times.items()}
     cpu_ms = {n: 1000.0 * statistics.median(t) / IMAGES for n, t in cpu.items()}
-    reading = [_seconds(lambda: [_read(p, est.head) for p in frame_files])[1] for _ in range(3)]
+    reading = [
+        _seconds(lambda: [prepare_file(p, est.head) for p in frame_files])[1] for _ in range(3)
+    ]
     read_ms = 1000.0 * statistics.median(reading) / IMAGES
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     benchmark.group = f"batches {model}"

@@ -1,4 +1,5 @@
-"""Many image files through one estimator: decoding in threads, inference in batches.
+"""Many image files through one estimator: reading and letterboxing in threads, inference in
+batches.
 
 :func:`predict_files` reads and letterboxes the files in a small thread pool, a few batches
 ahead of the model, so that JPEG decoding and pre-processing overlap inference; the calling
@@ -31,9 +32,9 @@ from xpose.results import Poses
 if TYPE_CHECKING:
     from xpose.estimator import Estimator
 
-__all__ = ["DEFAULT_READERS", "ImageResult", "predict_files"]
+__all__ = ["DEFAULT_READERS", "ImageResult", "PreparedFile", "predict_files", "prepare_file"]
 
-#: Threads decoding image files by default.
+#: Threads reading and letterboxing image files by default.
 DEFAULT_READERS = 2
 #: Batches read ahead of the one being inferred.
 PREFETCH_BATCHES = 2
@@ -57,24 +58,36 @@ class ImageResult:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """A file read and letterboxed by a reader thread."""
+class PreparedFile:
+    """An image file read and letterboxed (:func:`prepare_file`).
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB, the file as read.
+        x: ``(1, h, w, 3)``, the model input in the file's dtype.
+        geometry: how ``x`` was made from ``image``.
+    """
 
     image: npt.NDArray[np.uint8]
-    x: np.ndarray  # (1, h, w, 3), the model input in the file's dtype
+    x: np.ndarray
     geometry: Geometry
 
 
-def _read(path: Path, head: Head) -> _Prepared | Exception:
+def prepare_file(path: str | os.PathLike[str], head: Head) -> PreparedFile | Exception:
+    """Read an image file and make ``head``'s model input of it (what a reader thread does).
+
+    Returns:
+        The :class:`PreparedFile`, or the ``OSError`` / ``ValueError`` that reading raised
+        (returned, not raised, so that one bad file does not stop the others).
+    """
     try:
         image = to_rgb_uint8(path)
     except (OSError, ValueError) as err:
         return err
     x, geometry = head.prepare(image)
-    return _Prepared(image, x, geometry)
+    return PreparedFile(image, x, geometry)
 
 
-def _infer(est: Estimator, items: list[_Prepared]) -> list[Poses]:
+def _infer(est: Estimator, items: list[PreparedFile]) -> list[Poses]:
     """Poses of prepared images, run together where their inputs have one shape."""
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, item in enumerate(items):
@@ -114,7 +127,7 @@ def predict_files(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     ahead = batch_size * (PREFETCH_BATCHES + 1)
-    queue: deque[tuple[Path, Future[_Prepared | Exception]]] = deque()
+    queue: deque[tuple[Path, Future[PreparedFile | Exception]]] = deque()
     todo = iter(paths)
     with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="xpose-read") as pool:
 
@@ -124,7 +137,7 @@ def predict_files(
                 if path is None:
                     return
                 path = Path(path)
-                queue.append((path, pool.submit(_read, path, est.head)))
+                queue.append((path, pool.submit(prepare_file, path, est.head)))
 
         try:
             fill()
@@ -132,9 +145,9 @@ def predict_files(
                 batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
                 fill()  # the readers work on the next batches while this one runs
                 read = [(path, future.result()) for path, future in batch]
-                found = iter(_infer(est, [r for _, r in read if isinstance(r, _Prepared)]))
+                found = iter(_infer(est, [r for _, r in read if isinstance(r, PreparedFile)]))
                 for path, r in read:
-                    if isinstance(r, _Prepared):
+                    if isinstance(r, PreparedFile):
                         yield ImageResult(path, r.image, next(found))
                     else:
                         yield ImageResult(path, None, None, r)
