@@ -27,8 +27,9 @@ after another): ``cores * 1000 / (inference CPU ms + reading CPU ms)``. A folder
 ``min(bound, ceiling)`` overlaps its reading with inference as well as the cores allow.
 
 Goals of the issue that set this up: the folder at 90% or more of the bound, and batches on
-onnxruntime CPU at least 1.2x faster per image than batch 1. Nothing here asserts a timing:
-the table says which goals were met.
+onnxruntime CPU at least 1.2x faster per image than batch 1. The folder's budget is asserted
+(after the rows are written); the batch gain is reported only, since the issue accepts a CPU
+that gains nothing from batches (the table says so).
 """
 
 from __future__ import annotations
@@ -157,6 +158,16 @@ def test_batches(benchmark, table, closing, image, frame_files, model, backend):
                 _goals(share, gain, n, backend),
             ],
         )
+
+    missed = [
+        f"batch {n}: {100 * rate[('folder', n)] / rate[('inference', n)]:.0f}%"
+        for n in BATCHES
+        if rate[("folder", n)] < FOLDER_GOAL * rate[("inference", n)]
+    ]
+    assert not missed, (
+        f"{model} on {backend}: a folder reaches less than {100 * FOLDER_GOAL:.0f}% of the "
+        f"inference-only bound ({', '.join(missed)})"
+    )
 
 
 def _goals(share: float, gain: float, n: int, backend: str) -> str:
