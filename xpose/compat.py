@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 class UnsupportedModelError(ValueError):
-    """A backend is known to compute this model file wrong; the message says why and what to do."""
+    """A backend is known to compute this model file wrong, or cannot run it at all (e.g.
+    OpenCV and a file with a batch ``Loop``); the message says why and what to do."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from converters.batch import BATCH_DIM, check_batch, dynamic_batch
 from converters.errors import ConversionError, ParityError
-from xpose.compat import BATCH_LOOP
+from xpose.compat import BATCH_LOOP, UnsupportedModelError
 from xpose.models import get_spec, list_models
 from xpose.store import PRECISIONS, Manifest, default_store, locate
 
@@ -117,7 +117,7 @@ def test_opencv_refuses_a_loop_file_naming_the_cause_and_the_way_out(tmp_path, m
         del rewritten.metadata_props[:]
     path = tmp_path / "batched.onnx"
     onnx.save(rewritten, str(path))
-    with pytest.raises(ValueError, match=r"ONNX Loop.*'onnxruntime' or 'openvino'.*--force"):
+    with pytest.raises(UnsupportedModelError, match=r"ONNX Loop.*'onnxruntime' or 'openvino'"):
         OpenCVBackend(path)
 
 

@@ -26,7 +26,7 @@ from xpose.backends.base import (
     check_threads,
 )
 from xpose.backends.onnxruntime import onnx_signature
-from xpose.compat import BATCH_LOOP
+from xpose.compat import BATCH_LOOP, UnsupportedModelError
 
 __all__ = ["DEVICES", "OpenCVBackend", "cuda_devices"]
 
@@ -88,6 +88,8 @@ class OpenCVBackend(BackendBase):
         FileNotFoundError: ``path`` is not a file.
         ValueError: the file is not a valid ONNX model or OpenCV cannot read it; an unknown
             device, or CUDA asked of an OpenCV without it.
+        UnsupportedModelError: the file runs part of its graph per image in an ONNX ``Loop``
+            (``xpose convert --dynamic-batch``), which OpenCV cannot read.
     """
 
     name = "opencv"
@@ -110,7 +112,7 @@ class OpenCVBackend(BackendBase):
         self.device = key
         self.inputs, self.outputs, self.metadata = onnx_signature(self.path)
         if BATCH_LOOP in self.metadata:
-            raise ValueError(_LOOP_MESSAGE.format(path=self.path))
+            raise UnsupportedModelError(_LOOP_MESSAGE.format(path=self.path))
         self._output_names = [info.name for info in self.outputs]
         if threads is not None:
             cv2.setNumThreads(threads)
@@ -123,7 +125,7 @@ class OpenCVBackend(BackendBase):
             net = cv2.dnn.readNetFromONNX(str(self.path), _ENGINES[self.device])
         except cv2.error as err:
             if "[Loop]" in str(err) or "Loop@" in str(err):
-                raise ValueError(_LOOP_MESSAGE.format(path=self.path)) from err
+                raise UnsupportedModelError(_LOOP_MESSAGE.format(path=self.path)) from err
             raise ValueError(
                 f"OpenCV {cv2.__version__} cannot read {self.path} "
                 f"({str(err).strip().splitlines()[-1]}); if the file is corrupt, re-run "
