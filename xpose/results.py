@@ -48,9 +48,6 @@ def boxes_from_keypoints(
     if kp.shape[0] == 0:
         return np.zeros((0, 4), np.float32)
     mask = np.asarray(scores) > threshold
-    if len(mask) == 1:  # one pose (single-pose models, video): index rather than mask
-        pts = kp[0][mask[0]] if mask.any() else kp[0]
-        return np.concatenate([pts.min(axis=0), pts.max(axis=0)])[None]
     mask[~mask.any(axis=1)] = True
     mask = mask[..., None]
     big = np.float32(np.inf)
