@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import xpose
 from xpose.bench import bench_image, cpu_name, describe_int8_instructions, int8_instructions
-from xpose.store import PRECISIONS
+from xpose.store import PRECISIONS, atomic_path
 
 OUT = ROOT / "benchmarks" / "results" / "after_inference.md"
 BACKENDS = ("onnxruntime", "tflite")
@@ -125,7 +125,8 @@ def main() -> None:
             ]
             lines.append("| " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
-    OUT.write_text("\n".join(lines) + "\n")
+    with atomic_path(OUT) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
 
 

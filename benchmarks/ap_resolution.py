@@ -37,6 +37,7 @@ from benchmarks.common import one_resize_prepare
 from xpose.bench import cpu_name
 from xpose.evaluate import evaluate, load_coco
 from xpose.results import Poses
+from xpose.store import atomic_path
 
 COCO_DIR = ROOT.parent / "shared" / "data" / "coco_val2017"
 OUT = ROOT / "benchmarks" / "results" / "ap_resolution.md"
@@ -121,7 +122,8 @@ def main() -> None:
     lines += ["", "Mean AP, now - before:", ""]
     for model in PROTOCOLS:
         lines.append(f"- {model}: {means[model, 'now'] - means[model, 'before']:+.1f}")
-    OUT.write_text("\n".join(lines) + "\n")
+    with atomic_path(OUT) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
 
 
